@@ -1,0 +1,1 @@
+"""LoRA adapters: manifests, validation, the stage message format and the demo adapters."""

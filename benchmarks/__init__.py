@@ -1,0 +1,1 @@
+"""Benchmarks: scripts that print figures and write JSON and plots; never timed unit tests."""

@@ -1,0 +1,32 @@
+"""Process-wide settings read from MPR_* environment variables (the only place besides loading that reads it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_home() -> Path:
+    return Path.home() / ".cache" / "mpr-gateway"
+
+
+class MprEnvironment(BaseSettings):
+    """Where caches live and which cluster file is the default; `MPR_HOME`, `MPR_CONFIG`."""
+
+    model_config = SettingsConfigDict(env_prefix="MPR_", extra="ignore", frozen=True)
+
+    home: Path = Field(default_factory=_default_home)
+    config: Path | None = None
+
+    def expand(self, text: str) -> str:
+        """Expand `{home}` and `~` in a path written in a cluster file."""
+        return str(Path(text.replace("{home}", str(self.home))).expanduser())
+
+
+def read_env_var(name: str) -> str | None:
+    """A single named variable (worker API keys are named in the cluster file)."""
+    import os
+
+    return os.environ.get(name)

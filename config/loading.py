@@ -1,0 +1,126 @@
+"""Reads a cluster file: YAML, MPR_ environment overrides, validation, prompt files and API keys."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import SecretStr, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from config.cluster import Cluster, StageConfig, WorkerConfig
+from config.environment import MprEnvironment, read_env_var
+
+
+class ConfigError(Exception):
+    """A cluster file that cannot be used; the message names the file and the offending path."""
+
+
+class _ClusterSettings(BaseSettings, Cluster):
+    """The cluster model with `MPR_SECTION__KEY=value` environment overrides taking precedence over the file."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="MPR_", env_nested_delimiter="__", extra="forbid", frozen=True, env_ignore_empty=True
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (env_settings, init_settings)
+
+
+def _format_errors(source: Path, error: ValidationError) -> str:
+    lines = [f"{source}: invalid cluster file"]
+    for item in error.errors():
+        where = ".".join(str(p) for p in item["loc"]) or "(top level)"
+        lines.append(f"  {where}: {item['msg']}")
+    return "\n".join(lines)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read cluster file: {exc.strerror or exc}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the cluster file must be a mapping at the top level")
+    return raw
+
+
+def _resolve_stage(name: str, stage: StageConfig, base_dir: Path, env: MprEnvironment) -> StageConfig:
+    if stage.prompt_file is None:
+        return stage
+    prompt_path = Path(env.expand(stage.prompt_file))
+    if not prompt_path.is_absolute():
+        prompt_path = base_dir / prompt_path
+    try:
+        text = prompt_path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(f"stages.{name}.prompt_file: cannot read {prompt_path}: {exc.strerror}") from exc
+    if not text:
+        raise ConfigError(f"stages.{name}.prompt_file: {prompt_path} is empty")
+    return stage.model_copy(update={"system_prompt": text, "prompt_file": None})
+
+
+def _resolve_worker(index: int, worker: WorkerConfig) -> WorkerConfig:
+    if worker.api_key_env is None:
+        return worker
+    value = read_env_var(worker.api_key_env)
+    if not value:
+        raise ConfigError(f"workers[{index}].api_key_env: environment variable {worker.api_key_env} is not set")
+    return worker.model_copy(update={"api_key": SecretStr(value)})
+
+
+def _expand_paths(cluster: Cluster, env: MprEnvironment) -> dict[str, Any]:
+    models = {k: m.model_copy(update={"path": env.expand(m.path)}) for k, m in cluster.models.items()}
+    adapters = {k: a.model_copy(update={"path": env.expand(a.path)}) for k, a in cluster.adapters.items()}
+    return {"models": models, "adapters": adapters}
+
+
+def load_cluster(path: str | Path, env: MprEnvironment | None = None) -> Cluster:
+    """Load and validate a cluster file; raise ConfigError with a readable message on any problem."""
+    source = Path(path)
+    env = env or MprEnvironment()
+    raw = _read_yaml(source)
+    try:
+        cluster: Cluster = _ClusterSettings(**raw)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(source, exc)) from exc
+    base_dir = source.resolve().parent
+    stages = {n: _resolve_stage(n, s, base_dir, env) for n, s in cluster.stages.items()}
+    workers = [_resolve_worker(i, w) for i, w in enumerate(cluster.workers)]
+    update: dict[str, Any] = {"stages": stages, "workers": workers, **_expand_paths(cluster, env)}
+    # Re-validate as the plain model so callers never see the settings subclass.
+    try:
+        return Cluster.model_validate({**cluster.model_dump(), **_dump(update)})
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(source, exc)) from exc
+
+
+def _dump(update: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in update.items():
+        if isinstance(value, dict):
+            out[key] = {k: _plain(v) for k, v in value.items()}
+        elif isinstance(value, list):
+            out[key] = [_plain(v) for v in value]
+        else:
+            out[key] = value
+    return out
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, WorkerConfig):
+        data = value.model_dump()
+        data["api_key"] = value.api_key
+        return data
+    return value.model_dump() if hasattr(value, "model_dump") else value

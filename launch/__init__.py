@@ -1,0 +1,1 @@
+"""vLLM worker processes: argument lists, environments and process control from the cluster file."""

@@ -1,0 +1,1 @@
+"""The `mpr` command: the one place that composes gateway, launch and adapters."""
