@@ -221,21 +221,19 @@ class Cluster(StrictModel):
             if worker.base not in self.models:
                 raise ValueError(f"workers[{i}].base: unknown model {worker.base!r}")
             for adapter_name in worker.adapters:
-                adapter = self.adapters.get(adapter_name)
-                if adapter is None:
+                spec = self.adapters.get(adapter_name)
+                if spec is None:
                     raise ValueError(f"workers[{i}].adapters: unknown adapter {adapter_name!r}")
-                if adapter.base != worker.base:
+                if spec.base != worker.base:
                     raise ValueError(
-                        f"workers[{i}].adapters: {adapter_name!r} is for base {adapter.base!r},"
+                        f"workers[{i}].adapters: {adapter_name!r} is for base {spec.base!r},"
                         f" the worker serves {worker.base!r}"
                     )
         for stage_name, stage in self.stages.items():
             for tier, adapter_names in stage.adapters.items():
                 for adapter_name in adapter_names:
                     if adapter_name not in self.adapters:
-                        raise ValueError(
-                            f"stages.{stage_name}.adapters.{tier}: unknown adapter {adapter_name!r}"
-                        )
+                        raise ValueError(f"stages.{stage_name}.adapters.{tier}: unknown adapter {adapter_name!r}")
         return self
 
     def workers_on(self, node: str) -> list[WorkerConfig]:

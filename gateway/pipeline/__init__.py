@@ -1,0 +1,1 @@
+"""The refinement pipeline: arbiter, router, stage execution with fallback, and merger."""

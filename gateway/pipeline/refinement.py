@@ -1,0 +1,112 @@
+"""The pipeline for one prompt: arbiter, then the needed stages concurrently, then the merger."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+from adapters.messages import render_stage_messages
+from config import Cluster, StageName, Tier
+from gateway.endpoints import EndpointRegistry
+from gateway.pipeline import arbiter, merger, router
+from gateway.pipeline.fallback import StageOutcome, run_stage
+from gateway.pipeline.outcomes import Refinement, StageDecision, StageReport, Usage
+from gateway.workers import StageRequest, WorkerPool
+
+
+@dataclass(frozen=True)
+class RefineOptions:
+    """Per-request choices: limit to some stages (None: all the arbiter wants) and pin a tier."""
+
+    stages: frozenset[StageName] | None = None
+    tier: Tier | None = None
+
+
+def _skipped(reason: str) -> StageReport:
+    return StageReport(status="skipped", latency_ms=0.0, reason=reason)
+
+
+def _final_report(outcome: StageOutcome, verdict: merger.Verdict | None) -> StageReport:
+    report = outcome.report
+    if report.status == "ok" and verdict is not None and not verdict.accepted:
+        return StageReport(
+            "rejected", report.latency_ms, verdict.reason, report.worker, report.adapter, report.tier, report.attempts
+        )
+    if report.status == "ok" and verdict is not None:
+        return StageReport(
+            "ok",
+            report.latency_ms,
+            f"{report.reason}; {verdict.reason}",
+            report.worker,
+            report.adapter,
+            report.tier,
+            report.attempts,
+        )
+    return report
+
+
+class Refiner:
+    """Runs the pipeline against the worker pool; holds no per-request state."""
+
+    def __init__(self, cluster: Cluster, pool: WorkerPool, registry: EndpointRegistry) -> None:
+        self._cluster = cluster
+        self._pool = pool
+        self._registry = registry
+
+    def _decisions(self, prompt: str, options: RefineOptions) -> dict[StageName, StageDecision]:
+        decisions = arbiter.decide(prompt, self._cluster.stages, self._cluster.arbiter)
+        if options.stages is not None:
+            for name in decisions:
+                if name not in options.stages:
+                    decisions[name] = StageDecision(False, "not requested")
+        return decisions
+
+    def _request(self, stage: StageName, prompt: str, request_id: str) -> StageRequest:
+        config = self._cluster.stages[stage]
+        return StageRequest(
+            messages=render_stage_messages(config.system_prompt or "", prompt),
+            decoding=config.decoding.apply(self._cluster.decoding),
+            request_id=f"{request_id}-{stage}",
+            timeout_s=config.timeout_s,
+        )
+
+    async def refine(self, prompt: str, run_id: str, request_id: str, options: RefineOptions) -> Refinement:
+        started = time.perf_counter()
+        decisions = self._decisions(prompt, options)
+        tier = router.choose_tier(prompt, self._cluster.routing, options.tier)
+        views = self._registry.views()
+        running = [name for name, decision in decisions.items() if decision.run]
+        outcomes = await asyncio.gather(
+            *(
+                run_stage(
+                    name,
+                    router.plan_routes(self._cluster, name, tier, views),
+                    self._request(name, prompt, request_id),
+                    self._pool,
+                    self._registry,
+                )
+                for name in running
+            )
+        )
+        by_stage = dict(zip(running, outcomes, strict=True))
+        texts = {name: o.text.text if o.text else None for name, o in by_stage.items()}
+        merged = merger.merge(prompt, texts.get("cleaner"), texts.get("describer"), self._cluster.merger)
+        verdicts = {"cleaner": merged.cleaner, "describer": merged.describer}
+        reports: dict[StageName, StageReport] = {}
+        for name, decision in decisions.items():
+            outcome = by_stage.get(name)
+            reports[name] = _final_report(outcome, verdicts[name]) if outcome else _skipped(decision.reason)
+        usage = sum((o.text.usage for o in outcomes if o.text), Usage())
+        return Refinement(
+            run_id=run_id,
+            original_prompt=prompt,
+            cleaned_prompt=merged.cleaned_prompt,
+            refined_prompt=merged.refined_prompt,
+            cleaner_output=texts.get("cleaner"),
+            describer_output=texts.get("describer"),
+            stages=reports,
+            usage=usage,
+            latency_ms=(time.perf_counter() - started) * 1000.0,
+            knowledge=merged.knowledge,
+        )

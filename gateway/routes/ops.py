@@ -1,0 +1,49 @@
+"""Operational routes: liveness, readiness, Prometheus metrics and the model list."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+
+from gateway.readiness import probe_all, readiness
+from gateway.state import gateway_state
+
+router = APIRouter()
+
+
+@router.get("/health")
+async def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/ready")
+async def ready(request: Request) -> JSONResponse:
+    state = gateway_state(request)
+    ok, body = readiness(state.cluster, state.registry)
+    if not ok:
+        # A fresh look before saying no: the periodic probe may be older than a worker's recovery.
+        await probe_all(state.pool, state.registry, state.cluster.gateway.probe_timeout_s)
+        ok, body = readiness(state.cluster, state.registry)
+    return JSONResponse(body, status_code=200 if ok else 503)
+
+
+@router.get("/metrics")
+async def metrics(request: Request) -> Response:
+    state = gateway_state(request)
+    for name, view in state.registry.views().items():
+        state.metrics.endpoint_up.labels(name).set(1.0 if view.available else 0.0)
+    return Response(state.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+@router.get("/v1/models")
+async def list_models(request: Request) -> dict[str, Any]:
+    state = gateway_state(request)
+    card = {
+        "id": state.cluster.gateway.refine_model,
+        "object": "model",
+        "created": state.started_at,
+        "owned_by": "mpr-gateway",
+    }
+    return {"object": "list", "data": [card]}

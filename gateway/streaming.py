@@ -1,0 +1,27 @@
+"""Server-sent events in the OpenAI framing: `data: {json}` events and the closing `data: [DONE]`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
+
+from gateway.errors import GatewayError
+
+DONE = b"data: [DONE]\n\n"
+
+
+def sse_event(payload: dict[str, Any]) -> bytes:
+    return b"data: " + json.dumps(payload, separators=(",", ":")).encode() + b"\n\n"
+
+
+async def sse_from_chunks(chunks: Iterable[dict[str, Any]]) -> AsyncIterator[bytes]:
+    """Each chunk as an event, then [DONE]; a failure after the first byte becomes an error event."""
+    try:
+        for chunk in chunks:
+            yield sse_event(chunk)
+    except GatewayError as exc:
+        yield sse_event(exc.body())
+    except Exception:
+        yield sse_event(GatewayError("The stream failed inside the gateway.").body())
+    yield DONE

@@ -1,0 +1,129 @@
+"""Calls to vLLM workers through the openai client: the one place that translates its errors and retries."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import httpx
+import openai
+from openai.types.chat import ChatCompletion
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
+
+from adapters.messages import ChatMessage
+from config import Decoding, WorkerConfig
+from config.cluster import RetryConfig
+from gateway.pipeline.outcomes import Route, StageText, Usage
+
+
+class WorkerError(Exception):
+    """A worker call that failed; `retryable` says whether the same endpoint may be asked again."""
+
+    def __init__(self, worker: str, kind: str, message: str, *, retryable: bool, status: int | None = None) -> None:
+        super().__init__(f"{worker}: {message}")
+        self.worker = worker
+        self.kind = kind
+        self.retryable = retryable
+        self.status = status
+
+
+def translate_error(worker: str, exc: Exception) -> WorkerError:
+    """openai client errors -> WorkerError; only here."""
+    if isinstance(exc, openai.APITimeoutError):
+        return WorkerError(worker, "timeout", "timed out", retryable=True)
+    if isinstance(exc, openai.APIConnectionError):
+        return WorkerError(worker, "connection", f"connection failed: {exc.__cause__ or exc}", retryable=True)
+    if isinstance(exc, openai.APIStatusError):
+        status = exc.status_code
+        retryable = status == 429 or status >= 500
+        return WorkerError(worker, "status", f"HTTP {status}: {exc.message}", retryable=retryable, status=status)
+    if isinstance(exc, openai.APIError):
+        return WorkerError(worker, "protocol", f"bad response: {exc}", retryable=False)
+    return WorkerError(worker, "protocol", f"{type(exc).__name__}: {exc}", retryable=False)
+
+
+@dataclass(frozen=True)
+class StageRequest:
+    """One stage call: the messages, decoding and the request id the worker will log."""
+
+    messages: list[ChatMessage]
+    decoding: Decoding
+    request_id: str
+    timeout_s: float
+
+
+class WorkerPool:
+    """One shared AsyncOpenAI client per worker endpoint (max_retries=0: retries live in this class only)."""
+
+    def __init__(self, workers: list[WorkerConfig], retry: RetryConfig) -> None:
+        self._retry = retry
+        self._workers = {w.name: w for w in workers}
+        self._clients = {w.name: self._client(w) for w in workers}
+        self._probe = httpx.AsyncClient(timeout=5.0)
+
+    @staticmethod
+    def _client(worker: WorkerConfig) -> openai.AsyncOpenAI:
+        key = worker.api_key.get_secret_value() if worker.api_key else "EMPTY"
+        return openai.AsyncOpenAI(base_url=str(worker.url), api_key=key, max_retries=0, timeout=60.0)
+
+    @property
+    def workers(self) -> Mapping[str, WorkerConfig]:
+        return self._workers
+
+    async def aclose(self) -> None:
+        for client in self._clients.values():
+            await client.close()
+        await self._probe.aclose()
+
+    async def chat(self, route: Route, request: StageRequest) -> tuple[StageText, int]:
+        """Call the route's adapter; retry retryable errors on the same endpoint; return text and attempts."""
+        attempts = 0
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self._retry.attempts),
+            wait=wait_exponential(multiplier=self._retry.backoff_s, max=1.0),
+            retry=retry_if_exception(lambda e: isinstance(e, WorkerError) and e.retryable),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                attempts += 1
+                completion = await self._chat_once(route, request, attempts)
+        return _stage_text(route, completion), attempts
+
+    async def _chat_once(self, route: Route, request: StageRequest, attempt: int) -> ChatCompletion:
+        client = self._clients[route.worker]
+        d = request.decoding
+        try:
+            return await client.chat.completions.create(
+                model=route.adapter,
+                messages=list(request.messages),  # type: ignore[arg-type]
+                temperature=d.temperature,
+                top_p=d.top_p,
+                max_tokens=d.max_tokens,
+                presence_penalty=d.presence_penalty,
+                frequency_penalty=d.frequency_penalty,
+                seed=d.seed,
+                timeout=request.timeout_s,
+                extra_headers={"X-Request-Id": f"{request.request_id}-a{attempt}"},
+            )
+        except openai.OpenAIError as exc:
+            raise translate_error(route.worker, exc) from exc
+
+    async def probe_health(self, worker: str, timeout_s: float) -> str | None:
+        """GET the worker's /health; None when it answers 200, else the problem."""
+        url = self._workers[worker].root_url + "/health"
+        try:
+            response = await self._probe.get(url, timeout=timeout_s)
+        except httpx.HTTPError as exc:
+            return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        return None if response.status_code == 200 else f"/health answered {response.status_code}"
+
+
+def _stage_text(route: Route, completion: ChatCompletion) -> StageText:
+    if not completion.choices:
+        raise WorkerError(route.worker, "protocol", "response has no choices", retryable=False)
+    choice = completion.choices[0]
+    usage = Usage()
+    if completion.usage is not None:
+        usage = Usage(completion.usage.prompt_tokens, completion.usage.completion_tokens)
+    return StageText(choice.message.content or "", route, usage, choice.finish_reason)
