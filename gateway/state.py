@@ -11,6 +11,7 @@ from fastapi import Request
 
 from config import Cluster
 from gateway.endpoints import EndpointRegistry
+from gateway.lexicon import Lexicon
 from gateway.metrics import GatewayMetrics
 from gateway.pipeline.refinement import Refiner
 from gateway.workers import WorkerPool
@@ -28,14 +29,16 @@ class GatewayState:
     probe_task: asyncio.Task[None] | None = None
 
     @classmethod
-    def build(cls, cluster: Cluster) -> GatewayState:
+    def build(cls, cluster: Cluster, lexicon: Lexicon | None = None) -> GatewayState:
+        """Everything an app needs; the spelling lexicon is loaded here, once per app, unless one is given."""
         pool = WorkerPool(cluster.workers, cluster.retry)
+        lexicon = lexicon if lexicon is not None else Lexicon.load(cluster.arbiter.spelling)
         registry = EndpointRegistry([w.name for w in cluster.workers], cluster.breaker)
         return cls(
             cluster=cluster,
             pool=pool,
             registry=registry,
-            refiner=Refiner(cluster, pool, registry),
+            refiner=Refiner(cluster, pool, registry, lexicon),
             metrics=GatewayMetrics(),
             logger=logging.getLogger("mpr.gateway"),
         )

@@ -4,83 +4,162 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
 
 from config import StageName
 from config.cluster import ArbiterConfig, StageConfig
+from gateway.lexicon import Lexicon
+from gateway.pipeline import wording
 from gateway.pipeline.outcomes import StageDecision
 
-_CONTRACTIONS_WITHOUT_APOSTROPHE = frozenset(
-    [
-        "dont",
-        "cant",
-        "wont",
-        "isnt",
-        "arent",
-        "wasnt",
-        "werent",
-        "doesnt",
-        "didnt",
-        "hasnt",
-        "havent",
-        "hadnt",
-        "shouldnt",
-        "wouldnt",
-        "couldnt",
-        "im",
-        "ive",
-        "youre",
-        "theyre",
-        "thats",
-        "whats",
-        "lets",
-    ]
+CONTRACTIONS: Mapping[str, str] = MappingProxyType(
+    {
+        "dont": "don't",
+        "doesnt": "doesn't",
+        "didnt": "didn't",
+        "isnt": "isn't",
+        "arent": "aren't",
+        "wasnt": "wasn't",
+        "werent": "weren't",
+        "hasnt": "hasn't",
+        "havent": "haven't",
+        "hadnt": "hadn't",
+        "shouldnt": "shouldn't",
+        "wouldnt": "wouldn't",
+        "couldnt": "couldn't",
+        "cant": "can't",
+        "wont": "won't",
+        "im": "I'm",
+        "ive": "I've",
+        "youre": "you're",
+        "theyre": "they're",
+        "thats": "that's",
+        "whats": "what's",
+        "theres": "there's",
+        "hows": "how's",
+    }
 )
-_WORD = re.compile(r"[A-Za-z']+")
-_TRIPLED_LETTER = re.compile(r"([a-z])\1\1", re.IGNORECASE)
-_CODE = re.compile(r"```|^\s*(def|class|import|function|SELECT|#include)\b|[{};]\s*$", re.MULTILINE)
-_URL = re.compile(r"https?://\S+")
+SHORTHAND: Mapping[str, str] = MappingProxyType(
+    {"u": "you", "ur": "your", "pls": "please", "plz": "please", "thx": "thanks", "becuz": "because"}
+)
+_URL = re.compile(r"(?:https?://|www\.)\S+")
+_REPEATED_PUNCT = re.compile(r"([!?,])\1+|\.{4,}|\s+[,.;:!?](?!\S)")
 _ARITHMETIC = re.compile(
-    r"^[\s\d+\-*/^().=x×÷%,?]*$|^\s*(what is|calculate|compute)\s+[\d\s+\-*/^().x×÷%]+\??$", re.IGNORECASE
-)
-_TEXT_TASK = re.compile(
-    r"\b(rewrite|rephrase|paraphrase|translate|summari[sz]e|proofread|correct the|fix the grammar|"
-    r"format|convert)\b",
+    r"^[\s\d+\-*/^().=x×÷%,?]*$|^\s*(what is|what's|calculate|compute|solve|evaluate)\s+[\d\s+\-*/^().x×÷%=a-z]*"
+    r"[\d][\d\s+\-*/^().x×÷%=]*\??\s*$",
     re.IGNORECASE,
 )
-_CHIT_CHAT = re.compile(r"^\s*(hi|hello|hey|thanks|thank you|good (morning|evening|night)|bye|ok|okay)\b", re.I)
+_CODE_TASK = re.compile(
+    r"```|`[^`]+`|\b(code|function|script|regex|regexp|sql|query|compile[sd]?|debug|stack ?trace|traceback|"
+    r"exception|snippet|bug|refactor|unit tests?|python|javascript|typescript|java|rust|golang|c\+\+|bash|"
+    r"html|css|json|yaml|api|endpoint|class|method|variable|array|dataframe|git)\b",
+    re.IGNORECASE,
+)
+_TEXT_TASK = re.compile(
+    r"\b(rewrite|rephrase|paraphrase|translate|summari[sz]e|proofread|shorten|simplify|correct|edit|reword|"
+    r"fix the grammar|format|convert|make this|turn this)\b",
+    re.IGNORECASE,
+)
+_CHIT_CHAT = re.compile(
+    r"^\s*(hi|hello|hey|thanks|thank you|good (morning|afternoon|evening|night)|bye|goodbye|ok|okay|"
+    r"how are you|how's it going|what's up|tell me a joke|you're (great|awesome)|nice)\b",
+    re.IGNORECASE,
+)
+_CONCEPT = re.compile(
+    r"\b(what (is|are|was|were|does|did)|who (is|was|were|invented|discovered|wrote|founded)|when (did|was|were)|"
+    r"where (is|are|was|did)|why (is|are|do|does|did|was)|how (does|do|did) [\w\s]+ work|explain|describe|"
+    r"tell me about|history of|difference between|meaning of|origin of|causes? of|effects? of|compare|define|"
+    r"definition of)\b",
+    re.IGNORECASE,
+)
 
 
-def surface_noise(prompt: str) -> list[str]:
-    """Cues that a prompt has typos, casing or punctuation problems; empty when it looks clean."""
-    text = _URL.sub(" ", prompt).strip()
+@dataclass(frozen=True)
+class Assessment:
+    """What the arbiter read in a prompt: surface cues, misspelled words, and its need for background."""
+
+    cues: tuple[str, ...]
+    misspelled: tuple[str, ...]
+    word_count: int
+    noise_score: float
+    describer_skip: str | None
+    describer_signals: tuple[str, ...]
+
+    @property
+    def misspelled_share(self) -> float:
+        return len(self.misspelled) / self.word_count if self.word_count else 0.0
+
+
+def _strong_cues(text: str, plain: list[wording.Word]) -> list[str]:
     cues: list[str] = []
-    first_alpha = next((c for c in text if c.isalpha()), "")
-    if first_alpha and first_alpha.islower():
+    if plain and plain[0].sentence_start and plain[0].text[0].islower() and plain[0].start == _first_alpha(text):
         cues.append("starts lower-case")
-    if text and text[-1] not in ".?!:)\"'`]" and len(text.split()) > 2:
-        cues.append("no final punctuation")
-    if "  " in text.strip():
-        cues.append("doubled spaces")
-    if re.search(r"([!?.,])\1{2,}", text):
-        cues.append("repeated punctuation")
-    words = [w.lower() for w in _WORD.findall(text)]
-    if "i" in words and re.search(r"(^|\s)i(\s|'|$)", text):
+    if any(w.text == "i" for w in plain):
         cues.append("lower-case 'i'")
-    if any(w in _CONTRACTIONS_WITHOUT_APOSTROPHE for w in words):
+    if any(w.text.lower() in CONTRACTIONS for w in plain):
         cues.append("missing apostrophe")
-    if _TRIPLED_LETTER.search(text):
-        cues.append("tripled letter")
+    if any(w.text.lower() in SHORTHAND for w in plain):
+        cues.append("chat shorthand")
+    if re.search(r"[^\s.!?] {2,}\S", _URL.sub("", text)):
+        cues.append("doubled spaces")
+    if _REPEATED_PUNCT.search(text):
+        cues.append("repeated punctuation")
+    lowered_starts = [
+        w for w in plain[1:] if w.text[0].islower() and re.search(r"[.!?]\s+$", text[max(0, w.start - 3) : w.start])
+    ]
+    if lowered_starts and "\n" not in text.strip():
+        cues.append("sentence starts lower-case")
     return cues
 
 
+def _first_alpha(text: str) -> int:
+    return next((i for i, ch in enumerate(text) if ch.isalpha()), -1)
+
+
+def _misspelled(plain: list[wording.Word], lexicon: Lexicon) -> list[str]:
+    found: list[str] = []
+    for word in plain:
+        lower = word.text.lower()
+        if lower in CONTRACTIONS or lower in SHORTHAND or len(lower) > 20 or lexicon.known(lower):
+            continue
+        if word.text[0].isupper() and lexicon.correct(lower, max_distance=1) is None:
+            continue  # a capitalised unknown word at a sentence start is more likely a name than a typo
+        found.append(word.text)
+    return found
+
+
+def assess(prompt: str, lexicon: Lexicon, config: ArbiterConfig) -> Assessment:
+    """Read the prompt once: noise cues and misspellings for the cleaner, signals for the describer."""
+    prose = _URL.sub(lambda m: "0" * len(m.group(0)), prompt)  # same offsets, no words, no spaces
+    all_words = wording.words(prose)
+    plain = [w for w in all_words if not w.protected]
+    strong = _strong_cues(prose, plain)
+    weak: list[str] = []
+    stripped = prose.rstrip()
+    if plain and stripped and stripped[-1].isalnum() and wording.protected_share(prose) < 0.5 and len(plain) > 2:
+        weak.append("no final punctuation")
+    misspelled = _misspelled(plain, lexicon)
+    score = len(misspelled) + len(strong) + config.weak_cue_weight * len(weak)
+    skip, signals = _describer_reading(prompt, all_words, config)
+    return Assessment(
+        cues=tuple(strong + weak),
+        misspelled=tuple(misspelled),
+        word_count=len(all_words),
+        noise_score=score,
+        describer_skip=skip,
+        describer_signals=tuple(signals),
+    )
+
+
 def describer_skip_reason(prompt: str, config: ArbiterConfig) -> str | None:
-    """Why the prompt needs no background, or None when background may help."""
-    words = _WORD.findall(prompt)
-    if _CODE.search(prompt):
-        return "code"
+    """Why the prompt needs no background, or None when it is not obviously a task that needs none."""
+    words = wording.words(prompt)
     if _ARITHMETIC.search(prompt.strip()):
         return "arithmetic"
-    if _CHIT_CHAT.search(prompt) and len(words) <= 6:
+    if _CODE_TASK.search(prompt) or wording.protected_share(prompt) > 0.5:
+        return "code"
+    if _CHIT_CHAT.search(prompt) and len(words) <= 8:
         return "chit-chat"
     if len(words) < config.describer_min_words:
         return f"fewer than {config.describer_min_words} words"
@@ -89,8 +168,39 @@ def describer_skip_reason(prompt: str, config: ArbiterConfig) -> str | None:
     return None
 
 
+def _describer_reading(
+    prompt: str, all_words: list[wording.Word], config: ArbiterConfig
+) -> tuple[str | None, list[str]]:
+    skip = describer_skip_reason(prompt, config)
+    names = sorted({w.text for w in all_words if w.kind == "name" and w.text not in {"I", "OK"}})
+    signals = [f"names {', '.join(names[:3])}"] if names else []
+    concept = _CONCEPT.search(prompt)
+    if concept:
+        signals.append(f"asks '{concept.group(0).lower()}'")
+    return skip, signals
+
+
+def _cleaner_decision(assessment: Assessment, config: ArbiterConfig) -> StageDecision:
+    if assessment.noise_score < config.cleaner_min_score:
+        extra = f" ({', '.join(assessment.cues)} only)" if assessment.cues else ""
+        return StageDecision(False, "looks clean" + extra)
+    parts = list(assessment.cues)
+    if assessment.misspelled:
+        shown = ", ".join(assessment.misspelled[:4])
+        parts.insert(0, f"{len(assessment.misspelled)} misspelled ({shown})")
+    return StageDecision(True, "noise: " + ", ".join(parts))
+
+
+def _describer_decision(assessment: Assessment, config: ArbiterConfig) -> StageDecision:
+    if assessment.describer_skip:
+        return StageDecision(False, f"no background needed: {assessment.describer_skip}")
+    if len(assessment.describer_signals) < config.describer_min_score:
+        return StageDecision(False, "no background needed: no named entity or concept question")
+    return StageDecision(True, "background may help: " + "; ".join(assessment.describer_signals))
+
+
 def decide(
-    prompt: str, stages: Mapping[StageName, StageConfig], config: ArbiterConfig
+    assessment: Assessment, stages: Mapping[StageName, StageConfig], config: ArbiterConfig
 ) -> dict[StageName, StageDecision]:
     """Which configured stages run for this prompt, each with the reason."""
     decisions: dict[StageName, StageDecision] = {}
@@ -100,15 +210,7 @@ def decide(
         elif not config.enabled:
             decisions[name] = StageDecision(True, "arbiter disabled")
         elif name == "cleaner":
-            cues = surface_noise(prompt)
-            decisions[name] = (
-                StageDecision(True, "noise: " + ", ".join(cues)) if cues else StageDecision(False, "looks clean")
-            )
+            decisions[name] = _cleaner_decision(assessment, config)
         else:
-            skip = describer_skip_reason(prompt, config)
-            decisions[name] = (
-                StageDecision(False, f"no background needed: {skip}")
-                if skip
-                else StageDecision(True, "names topics where background may help")
-            )
+            decisions[name] = _describer_decision(assessment, config)
     return decisions

@@ -1,27 +1,21 @@
-"""Pure merging: intent guards on the cleaner's output and the labelled, capped knowledge block."""
+"""Pure merging: intent guards on the cleaner's output, the local fallback, and the background block."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from difflib import SequenceMatcher
 
 from config.cluster import MergerConfig
+from gateway.lexicon import Lexicon
+from gateway.pipeline import guards
+from gateway.pipeline.local_cleaner import LocalFix, local_clean
 
 _TAGS = re.compile(r"</?\s*prompt\s*>", re.IGNORECASE)
 _LEADING_LABEL = re.compile(
     r"^\s*(corrected( prompt| text| version)?|cleaned( prompt)?|fixed( prompt)?|output|prompt)\s*:\s*",
     re.IGNORECASE,
 )
-_ANSWER_OPENERS = re.compile(
-    r"^\s*(sure|certainly|of course|here is|here's|the answer|as an ai|i'm sorry|i cannot|i can't|yes[,.!]|no[,.!])",
-    re.IGNORECASE,
-)
-_QUESTION_START = re.compile(
-    r"^\s*(who|what|when|where|why|how|which|is|are|can|could|do|does|did|should|would|will)\b", re.I
-)
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+|\n+")
-_WORDS = re.compile(r"\w+")
 
 
 @dataclass(frozen=True)
@@ -37,6 +31,7 @@ class Merged:
     cleaner: Verdict | None
     describer: Verdict | None
     knowledge: list[str]
+    local_fix: LocalFix | None = None
 
 
 def tidy_stage_output(text: str) -> str:
@@ -48,94 +43,118 @@ def tidy_stage_output(text: str) -> str:
     return out
 
 
-_CHAR_LEVEL_LIMIT = 4000
-_STOPWORDS = frozenset(
-    "a an the is are was were be been of in on at to for and or but with by as it its this that what who"
-    " which when where why how do does did can could should would will i you he she we they".split()
-)
-
-
-def drift(original: str, candidate: str) -> float:
-    """0 for the same text, 1 for nothing in common; by characters, or by words for long texts (speed)."""
-    a, b = original.lower(), candidate.lower()
-    if max(len(a), len(b)) > _CHAR_LEVEL_LIMIT:
-        return 1.0 - SequenceMatcher(None, _WORDS.findall(a), _WORDS.findall(b), autojunk=False).ratio()
-    if not a and not b:
-        return 0.0
-    return 1.0 - SequenceMatcher(None, a, b, autojunk=False).ratio()
-
-
-def _adds_information(line: str, prompt: str) -> bool:
-    new = set(_WORDS.findall(line.lower())) - set(_WORDS.findall(prompt.lower())) - _STOPWORDS
-    return bool(new)
-
-
-def _looks_like_answer(original: str, candidate: str) -> bool:
-    asked = original.rstrip().endswith("?") or bool(_QUESTION_START.match(original))
-    if _ANSWER_OPENERS.match(candidate) and not _ANSWER_OPENERS.match(original):
-        return True
-    return asked and "?" not in candidate and len(candidate) > 1.3 * len(original)
-
-
-def judge_cleaned(original: str, candidate: str, config: MergerConfig) -> Verdict:
+def judge_cleaned(original: str, candidate: str, config: MergerConfig, lexicon: Lexicon) -> Verdict:
     """Accept the cleaner's text only if it is still the same request, merely corrected."""
     if not candidate:
         return Verdict(False, "empty output")
-    if _looks_like_answer(original, candidate):
-        return Verdict(False, "answered the prompt instead of cleaning it")
-    ratio = len(candidate) / max(1, len(original))
-    if ratio < config.min_length_ratio or ratio > config.max_length_ratio:
-        bounds = f"[{config.min_length_ratio}, {config.max_length_ratio}]"
-        return Verdict(False, f"length ratio {ratio:.2f} outside {bounds}")
-    distance = drift(original, candidate)
-    if distance > config.max_drift:
-        return Verdict(False, f"drift {distance:.2f} above {config.max_drift}")
-    return Verdict(True, "unchanged" if candidate == original.strip() else f"accepted (drift {distance:.2f})")
+    checks = (
+        guards.leaked_instructions(original, candidate),
+        guards.obeyed_injection(original, candidate),
+        guards.answered(original, candidate),
+        guards.instruction_change(original, candidate, lexicon),
+        guards.length_ratio(original, candidate, config),
+        guards.sentence_change(original, candidate, config),
+        guards.char_drift(original, candidate, config),
+        guards.token_drift(original, candidate, config, lexicon),
+    )
+    problem = next((reason for reason in checks if reason), None)
+    if problem:
+        return Verdict(False, problem)
+    if candidate == original.strip():
+        return Verdict(True, "unchanged")
+    return Verdict(True, f"accepted (drift {guards.drift(original, candidate):.2f})")
 
 
-def knowledge_lines(prompt: str, text: str, config: MergerConfig) -> list[str]:
-    """Deduplicated, capped background sentences; restatements of the prompt are dropped."""
-    lines: list[str] = []
-    seen: set[str] = set()
-    budget = config.knowledge_max_chars
+def _degenerate(line: str, config: MergerConfig, lexicon: Lexicon) -> bool:
+    tokens = guards.tokens(line)
+    if len(tokens) >= 6 and len(set(tokens)) / len(tokens) < config.knowledge_min_distinct:
+        return True
+    alphabetic = [t for t in re.findall(r"\b[a-z]{3,}\b", line) if t.isalpha()]
+    if not alphabetic:
+        return not tokens
+    unknown = sum(1 for t in alphabetic if not lexicon.known(t))
+    return unknown / len(alphabetic) > config.knowledge_max_unknown
+
+
+def _restates(line: str, prompt: str, config: MergerConfig) -> bool:
+    content = guards.content_tokens(line)
+    if not content:
+        return True
+    in_prompt = set(guards.tokens(prompt))
+    return sum(1 for t in content if t in in_prompt) / len(content) >= config.knowledge_max_overlap
+
+
+def _candidate_lines(text: str) -> list[str]:
+    out: list[str] = []
     for raw in _SENTENCE_SPLIT.split(tidy_stage_output(text)):
         line = raw.strip(" -*•\t")
-        key = " ".join(_WORDS.findall(line.lower()))
-        if not key or key in seen:
+        if line and not line.endswith(":"):
+            out.append(line)
+    return out
+
+
+def knowledge_lines(prompt: str, text: str, config: MergerConfig, lexicon: Lexicon) -> list[str]:
+    """Deduplicated, capped background sentences; degenerate ones and restatements of the prompt dropped."""
+    lines: list[str] = []
+    kept: list[set[str]] = []
+    budget = config.knowledge_max_chars
+    for line in _candidate_lines(text):
+        words = set(guards.tokens(line))
+        if any(len(words & other) >= 0.8 * max(len(words), len(other)) for other in kept):
             continue
-        if not _adds_information(line, prompt):
+        if _degenerate(line, config, lexicon) or _restates(line, prompt, config):
             continue
         if len(line) > budget:
             break
-        seen.add(key)
+        kept.append(words)
         lines.append(line)
         budget -= len(line)
         if len(lines) >= config.knowledge_max_lines:
             break
+    if lines and not guards.mentions_key_term(prompt, " ".join(lines)):
+        return []
     return lines
 
 
-def merge(original: str, cleaner_text: str | None, describer_text: str | None, config: MergerConfig) -> Merged:
-    """The final prompt: the cleaned prompt (or the original) followed by a labelled background block."""
+def _describer_verdict(text: str, knowledge: list[str]) -> Verdict:
+    if knowledge:
+        return Verdict(True, f"{len(knowledge)} background line(s)")
+    if not tidy_stage_output(text):
+        return Verdict(False, "empty output")
+    return Verdict(False, "no usable background (degenerate, off-topic or restates the prompt)")
+
+
+def merge(
+    original: str,
+    cleaner_text: str | None,
+    describer_text: str | None,
+    config: MergerConfig,
+    lexicon: Lexicon,
+    cleaner_ran: bool = False,
+) -> Merged:
+    """The final prompt: the cleaned prompt followed by a labelled background block.
+
+    When the cleaner ran but gave nothing usable (it fell back or was rejected), the local cleaner's fix
+    of the original is the cleaned prompt.
+    """
     base = original.strip()
     cleaner_verdict: Verdict | None = None
     cleaned = base
     if cleaner_text is not None:
         candidate = tidy_stage_output(cleaner_text)
-        cleaner_verdict = judge_cleaned(base, candidate, config)
-        if cleaner_verdict.accepted:
-            cleaned = candidate
+        cleaner_verdict = judge_cleaned(base, candidate, config, lexicon)
+        cleaned = candidate if cleaner_verdict.accepted else base
+    local_fix: LocalFix | None = None
+    if (cleaner_ran or cleaner_text is not None) and (cleaner_verdict is None or not cleaner_verdict.accepted):
+        local_fix = local_clean(base, lexicon)
+        cleaned = local_fix.text
     describer_verdict: Verdict | None = None
     knowledge: list[str] = []
     if describer_text is not None:
-        knowledge = knowledge_lines(cleaned, describer_text, config)
-        describer_verdict = (
-            Verdict(True, f"{len(knowledge)} background line(s)")
-            if knowledge
-            else Verdict(False, "no usable background (empty or restates the prompt)")
-        )
+        knowledge = knowledge_lines(cleaned, describer_text, config, lexicon)
+        describer_verdict = _describer_verdict(describer_text, knowledge)
     refined = cleaned
     if knowledge:
         block = "\n".join(f"- {line}" for line in knowledge)
         refined = f"{cleaned}\n\n{config.knowledge_label}\n{block}"
-    return Merged(cleaned, refined, cleaner_verdict, describer_verdict, knowledge)
+    return Merged(cleaned, refined, cleaner_verdict, describer_verdict, knowledge, local_fix)

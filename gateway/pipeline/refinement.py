@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from adapters.messages import render_stage_messages
 from config import Cluster, StageName, Tier
 from gateway.endpoints import EndpointRegistry
+from gateway.lexicon import Lexicon
 from gateway.pipeline import arbiter, merger, router
 from gateway.pipeline.fallback import StageOutcome, run_stage
+from gateway.pipeline.local_cleaner import LocalFix
 from gateway.pipeline.outcomes import Refinement, StageDecision, StageReport, Usage
 from gateway.workers import StageRequest, WorkerPool
 
@@ -25,6 +27,13 @@ class RefineOptions:
 
 def _skipped(reason: str) -> StageReport:
     return StageReport(status="skipped", latency_ms=0.0, reason=reason)
+
+
+def _with_local_fix(report: StageReport, local_fix: LocalFix | None) -> StageReport:
+    """A cleaner that fell back or was rejected keeps its status; the reason says what the local cleaner did."""
+    if local_fix is None or report.status not in ("fallback", "rejected"):
+        return report
+    return replace(report, reason=f"{report.reason}; {local_fix.summary()}")
 
 
 def _final_report(outcome: StageOutcome, verdict: merger.Verdict | None) -> StageReport:
@@ -49,13 +58,14 @@ def _final_report(outcome: StageOutcome, verdict: merger.Verdict | None) -> Stag
 class Refiner:
     """Runs the pipeline against the worker pool; holds no per-request state."""
 
-    def __init__(self, cluster: Cluster, pool: WorkerPool, registry: EndpointRegistry) -> None:
+    def __init__(self, cluster: Cluster, pool: WorkerPool, registry: EndpointRegistry, lexicon: Lexicon) -> None:
         self._cluster = cluster
         self._pool = pool
         self._registry = registry
+        self._lexicon = lexicon
 
-    def _decisions(self, prompt: str, options: RefineOptions) -> dict[StageName, StageDecision]:
-        decisions = arbiter.decide(prompt, self._cluster.stages, self._cluster.arbiter)
+    def _decisions(self, assessment: arbiter.Assessment, options: RefineOptions) -> dict[StageName, StageDecision]:
+        decisions = arbiter.decide(assessment, self._cluster.stages, self._cluster.arbiter)
         if options.stages is not None:
             for name in decisions:
                 if name not in options.stages:
@@ -73,8 +83,11 @@ class Refiner:
 
     async def refine(self, prompt: str, run_id: str, request_id: str, options: RefineOptions) -> Refinement:
         started = time.perf_counter()
-        decisions = self._decisions(prompt, options)
-        tier = router.choose_tier(prompt, self._cluster.routing, options.tier)
+        assessment = arbiter.assess(prompt, self._lexicon, self._cluster.arbiter)
+        decisions = self._decisions(assessment, options)
+        tier = router.choose_tier(
+            prompt, self._cluster.routing, options.tier, len(assessment.misspelled), assessment.word_count
+        )
         views = self._registry.views()
         running = [name for name, decision in decisions.items() if decision.run]
         outcomes = await asyncio.gather(
@@ -91,12 +104,21 @@ class Refiner:
         )
         by_stage = dict(zip(running, outcomes, strict=True))
         texts = {name: o.text.text if o.text else None for name, o in by_stage.items()}
-        merged = merger.merge(prompt, texts.get("cleaner"), texts.get("describer"), self._cluster.merger)
+        merged = merger.merge(
+            prompt,
+            texts.get("cleaner"),
+            texts.get("describer"),
+            self._cluster.merger,
+            self._lexicon,
+            cleaner_ran="cleaner" in by_stage,
+        )
         verdicts = {"cleaner": merged.cleaner, "describer": merged.describer}
         reports: dict[StageName, StageReport] = {}
         for name, decision in decisions.items():
             outcome = by_stage.get(name)
             reports[name] = _final_report(outcome, verdicts[name]) if outcome else _skipped(decision.reason)
+        if "cleaner" in reports:
+            reports["cleaner"] = _with_local_fix(reports["cleaner"], merged.local_fix)
         usage = sum((o.text.usage for o in outcomes if o.text), Usage())
         return Refinement(
             run_id=run_id,

@@ -18,10 +18,17 @@ class EndpointView:
     inflight: int = 0
 
 
-def choose_tier(prompt: str, config: RoutingConfig, pinned: Tier | None = None) -> Tier:
+def choose_tier(
+    prompt: str, config: RoutingConfig, pinned: Tier | None = None, misspelled: int = 0, words: int = 0
+) -> Tier:
+    """The pinned tier, else large for long or very noisy prompts (share of misspelled words), else the default."""
     if pinned is not None:
         return pinned
-    return "large" if len(prompt) > config.large_above_chars else config.default_tier
+    if len(prompt) > config.large_above_chars:
+        return "large"
+    if words >= config.large_noise_min_words and misspelled / words >= config.large_above_noise:
+        return "large"
+    return config.default_tier
 
 
 def _routes_for_tier(cluster: Cluster, stage: StageName, tier: Tier) -> list[tuple[int, Route]]:

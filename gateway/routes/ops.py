@@ -21,11 +21,9 @@ async def health() -> dict[str, str]:
 @router.get("/ready")
 async def ready(request: Request) -> JSONResponse:
     state = gateway_state(request)
+    # A fresh probe (bounded by probe_timeout_s), so the answer is never older than this request.
+    await probe_all(state.pool, state.registry, state.cluster.gateway.probe_timeout_s)
     ok, body = readiness(state.cluster, state.registry)
-    if not ok:
-        # A fresh look before saying no: the periodic probe may be older than a worker's recovery.
-        await probe_all(state.pool, state.registry, state.cluster.gateway.probe_timeout_s)
-        ok, body = readiness(state.cluster, state.registry)
     return JSONResponse(body, status_code=200 if ok else 503)
 
 

@@ -1,0 +1,91 @@
+"""The English word list and spelling corrector, loaded once per app from symspellpy's frequency dictionary."""
+
+from __future__ import annotations
+
+import importlib.resources
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from symspellpy import SymSpell, Verbosity
+from symspellpy.editdistance import DistanceAlgorithm, EditDistance
+
+from config.cluster import SpellingConfig
+
+DICTIONARY_FILE = "frequency_dictionary_en_82_765.txt"
+
+# Everyday words of prompts that the 2016-era frequency dictionary lacks; known, never corrected.
+EXTRA_WORDS = frozenset(
+    """ok ai api apis url urls html css sql pdf pdfs csv json yaml xml http https www npm github gitlab
+    blockchain crypto cryptocurrency bitcoin ethereum dataset datasets chatbot chatbots chatgpt openai llm llms
+    gpt instagram tiktok kubernetes pytorch tensorflow numpy scipy async backend frontend javascript typescript
+    eg ie vs etc covid emoji emojis username usernames login logout signup webhook webhooks microservice
+    microservices devops podcast podcasts selfie smartwatch""".split()
+)
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """Word frequencies for detection (the whole dictionary) and a pruned SymSpell index for correction."""
+
+    counts: Mapping[str, int]
+    speller: SymSpell
+    max_edit_distance: int
+    comparer: EditDistance
+
+    @classmethod
+    def load(cls, config: SpellingConfig) -> Lexicon:
+        """Read the bundled dictionary; only words at least `min_count` frequent become correction targets."""
+        counts: dict[str, int] = {}
+        source = importlib.resources.files("symspellpy") / DICTIONARY_FILE
+        with source.open("r", encoding="utf-8") as handle:
+            for line in handle:
+                parts = line.split()
+                if len(parts) == 2:
+                    counts[parts[0]] = int(parts[1])
+        speller = SymSpell(
+            max_dictionary_edit_distance=config.max_edit_distance,
+            prefix_length=config.prefix_length,
+            count_threshold=1,
+        )
+        for word, count in counts.items():
+            if count >= config.min_count:
+                speller.create_dictionary_entry(word, count)
+        comparer = EditDistance(DistanceAlgorithm.DAMERAU_OSA)
+        return cls(counts, speller, config.max_edit_distance, comparer)
+
+    def known(self, word: str) -> bool:
+        """Whether a word (any case) is an English word, including plain contractions like "don't"."""
+        lower = word.lower()
+        if lower in self.counts or lower in EXTRA_WORDS:
+            return True
+        if "'" in lower:
+            stem = lower.split("'", 1)[0]
+            return not stem or stem in self.counts or (stem.endswith("n") and stem[:-1] in self.counts)
+        return False
+
+    def distance(self, first: str, second: str, limit: int) -> int:
+        """Damerau (OSA) edit distance, or -1 when it exceeds `limit`."""
+        return int(self.comparer.compare(first, second, limit))
+
+    def frequency(self, word: str) -> int:
+        return self.counts.get(word.lower(), 0)
+
+    def correct(self, word: str, max_distance: int | None = None) -> str | None:
+        """The most frequent known word within the edit distance (1 for words up to 4 letters), or None."""
+        lower = word.lower()
+        limit = 1 if len(lower) <= 4 else self.max_edit_distance
+        if max_distance is not None:
+            limit = min(limit, max_distance)
+        if len(lower) < 3 or limit < 1:
+            return None
+        found = self.speller.lookup(lower, Verbosity.CLOSEST, max_edit_distance=limit)
+        if not found:
+            return None
+        # Same letters in another order (a transposition) beat an insertion or deletion, then frequency decides.
+        letters = sorted(lower)
+        best = max(found, key=lambda item: (sorted(item.term) == letters, item.count))
+        if best.term == lower:
+            return None
+        # A tie at the smallest distance between two common words is ambiguous only if close in frequency.
+        rivals = [item for item in found if item.term != best.term and item.count * 3 > best.count]
+        return None if rivals and best.distance > 1 else str(best.term)
