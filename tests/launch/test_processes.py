@@ -1,0 +1,69 @@
+"""WorkerProcesses against a stand-in server: start, ready checks, crash reporting, kill, restart, stop."""
+
+from __future__ import annotations
+
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+
+from adapters.progress import Progress
+from launch.plan import ExpectedAdapter, ServerPlan
+from launch.processes import WorkerProcesses, WorkerStartError
+
+FAKE = Path(__file__).with_name("fake_vllm.py")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def fake_plan(tmp_path: Path, base: str = "m", listed: tuple[str, ...] = ("a1",),
+              expected: tuple[str, ...] = ("a1",)) -> ServerPlan:  # fmt: skip
+    port = free_port()
+    return ServerPlan(
+        worker="w1", node="n", device="cpu",
+        argv=(sys.executable, str(FAKE), str(port), base, *listed),
+        env={"FAKE": "1"}, cwd=tmp_path, log_path=tmp_path / "logs" / "w1.log",
+        root_url=f"http://127.0.0.1:{port}", served_model="m",
+        adapters=tuple(ExpectedAdapter(a, f"/ad/{a}") for a in expected),
+    )  # fmt: skip
+
+
+def test_start_ready_kill_restart_stop(tmp_path: Path) -> None:
+    plan = fake_plan(tmp_path)
+    with WorkerProcesses([plan], inherited_env={}, progress=Progress(), grace_s=5) as workers:
+        workers.wait_ready(30)
+        pid = workers.pid("w1")
+        assert pid is not None
+        assert workers.kill_worker("w1") == -9
+        assert workers.pid("w1") is None
+        workers.restart_worker("w1", 30)
+        assert workers.pid("w1") not in (None, pid)
+    assert workers.pid("w1") is None
+    assert workers.exited() == {}
+    assert plan.log_path.read_text().count("=== mpr: starting w1") == 2
+
+
+def test_crash_before_ready_reports_log_tail(tmp_path: Path) -> None:
+    plan = fake_plan(tmp_path, base="crash")
+    with (
+        WorkerProcesses([plan], inherited_env={}, progress=Progress()) as workers,
+        pytest.raises(
+            WorkerStartError, match=r"(?s)server exited with code 3 before becoming healthy.*fake engine: boom"
+        ),
+    ):
+        workers.wait_ready(30)
+
+
+def test_missing_adapter_is_reported(tmp_path: Path) -> None:
+    plan = fake_plan(tmp_path, listed=("a1",), expected=("a1", "a2"))
+    with (
+        WorkerProcesses([plan], inherited_env={}, progress=Progress()) as workers,
+        pytest.raises(WorkerStartError, match="adapter 'a2' not listed"),
+    ):
+        workers.wait_ready(30)
