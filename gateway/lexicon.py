@@ -23,6 +23,36 @@ EXTRA_WORDS = frozenset(
 )
 
 
+_VARIANTS = (("er", "re"), ("re", "er"), ("or", "our"), ("our", "or"), ("ize", "ise"), ("ise", "ize"))
+_VARIANT_INFIXES = (("iz", "is"), ("is", "iz"), ("yz", "ys"), ("ys", "yz"), ("or", "our"), ("our", "or"))
+
+
+def spelling_variants(word: str) -> list[str]:
+    """American/British spellings of a word (kilometers/kilometres, color/colour, organize/organise ...)."""
+    stem = word
+    for suffix in ("s", "ed", "ing", "d"):
+        if word.endswith(suffix) and len(word) > len(suffix) + 3:
+            stem = word[: -len(suffix)]
+            break
+    tail = word[len(stem) :]
+    out = [stem[: -len(a)] + b + tail for a, b in _VARIANTS if stem.endswith(a)]
+    for a, b in _VARIANT_INFIXES:
+        at = word.rfind(a)
+        if at > 2:
+            out.append(word[:at] + b + word[at + len(a) :])
+    return out
+
+
+def _edit_kind(typo: str, term: str) -> int:
+    """1 for restoring a letter (or undoing a doubled one), 0 for a substitution, -1 for dropping a letter."""
+    if len(term) > len(typo):
+        return 1
+    if len(term) == len(typo):
+        return 0
+    undoubled = any(typo[i] == typo[i + 1] and typo[:i] + typo[i + 1 :] == term for i in range(len(typo) - 1))
+    return 1 if undoubled else -1
+
+
 @dataclass(frozen=True)
 class Lexicon:
     """Word frequencies for detection (the whole dictionary) and a pruned SymSpell index for correction."""
@@ -58,6 +88,8 @@ class Lexicon:
         lower = word.lower()
         if lower in self.counts or lower in EXTRA_WORDS:
             return True
+        if any(variant in self.counts for variant in spelling_variants(lower)):
+            return True
         if "'" in lower:
             stem = lower.split("'", 1)[0]
             return not stem or stem in self.counts or (stem.endswith("n") and stem[:-1] in self.counts)
@@ -81,9 +113,13 @@ class Lexicon:
         found = self.speller.lookup(lower, Verbosity.CLOSEST, max_edit_distance=limit)
         if not found:
             return None
-        # Same letters in another order (a transposition) beat an insertion or deletion, then frequency decides.
+        # At equal distance: same letters reordered (a transposition) first, then restoring an omitted letter
+        # (the commonest slip), then a substitution, then dropping a letter; frequency breaks the rest.
         letters = sorted(lower)
-        best = max(found, key=lambda item: (sorted(item.term) == letters, item.count))
+        best = max(
+            found,
+            key=lambda item: (sorted(item.term) == letters, _edit_kind(lower, item.term), item.count),
+        )
         if best.term == lower:
             return None
         # A tie at the smallest distance between two common words is ambiguous only if close in frequency.

@@ -71,7 +71,7 @@ def _serve_gateway(cluster: Cluster, host: str, port: int) -> None:
     print(
         f"\nmpr-gateway is up on http://{host}:{port}\n"
         f"  curl -s http://{host}:{port}/refine -H 'content-type: application/json'"
-        " -d '{\"prompt\": \"what is the captial of frane\"}'\n"
+        ' -d \'{"prompt": "what is the captial of frane"}\'\n'
         f"  OpenAI SDK: base_url='http://{host}:{port}/v1', model='{cluster.gateway.refine_model}'\n"
         "Ctrl-C stops the gateway and the workers.\n",
         flush=True,

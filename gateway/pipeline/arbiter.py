@@ -67,12 +67,20 @@ _CHIT_CHAT = re.compile(
     re.IGNORECASE,
 )
 _CONCEPT = re.compile(
-    r"\b(what (is|are|was|were|does|did)|who (is|was|were|invented|discovered|wrote|founded)|when (did|was|were)|"
-    r"where (is|are|was|did)|why (is|are|do|does|did|was)|how (does|do|did) [\w\s]+ work|explain|describe|"
-    r"tell me about|history of|difference between|meaning of|origin of|causes? of|effects? of|compare|define|"
-    r"definition of)\b",
+    r"^\W*(what|whats|what's|why|how|who|whom|whose|when|where|which|is|are|was|were|does|did)\b|"
+    r"\b(explain|describe|tell me about|history of|difference between|meaning of|origin of|causes? of|"
+    r"effects? of|compare|define|definition of|facts? about|how (does|do|did|are|is) \w+)",
     re.IGNORECASE,
 )
+_PERSONAL = re.compile(r"\b(i|my|mine|myself)\b", re.IGNORECASE)
+_QUESTION_OPENER = re.compile(
+    r"^\W*(who|what|whats|when|where|why|how|which|whose|is|are|was|were|can|could|do|does|did|should|would|"
+    r"will)\b",
+    re.IGNORECASE,
+)
+
+
+_MAX_CORRECTIONS = 4
 
 
 @dataclass(frozen=True)
@@ -131,17 +139,22 @@ def _misspelled(plain: list[wording.Word], lexicon: Lexicon) -> list[str]:
 
 def assess(prompt: str, lexicon: Lexicon, config: ArbiterConfig) -> Assessment:
     """Read the prompt once: noise cues and misspellings for the cleaner, signals for the describer."""
+    prompt = prompt[: config.scan_chars]
     prose = _URL.sub(lambda m: "0" * len(m.group(0)), prompt)  # same offsets, no words, no spaces
-    all_words = wording.words(prose)
+    spans = wording.protected_spans(prose)
+    all_words = wording.words(prose, spans)
+    code_share = wording.protected_share(prose, spans)
     plain = [w for w in all_words if not w.protected]
     strong = _strong_cues(prose, plain)
     weak: list[str] = []
     stripped = prose.rstrip()
-    if plain and stripped and stripped[-1].isalnum() and wording.protected_share(prose) < 0.5 and len(plain) > 2:
-        weak.append("no final punctuation")
+    if plain and stripped and stripped[-1].isalnum() and code_share < 0.5 and len(plain) > 2:
+        last = wording.sentences(stripped)[-1]
+        (strong if _QUESTION_OPENER.match(last) else weak).append("no final punctuation")
     misspelled = _misspelled(plain, lexicon)
     score = len(misspelled) + len(strong) + config.weak_cue_weight * len(weak)
-    skip, signals = _describer_reading(prompt, all_words, config)
+    corrected = _with_corrections(prompt, misspelled, lexicon)
+    skip, signals = _describer_reading(corrected, all_words, code_share, config)
     return Assessment(
         cues=tuple(strong + weak),
         misspelled=tuple(misspelled),
@@ -152,12 +165,22 @@ def assess(prompt: str, lexicon: Lexicon, config: ArbiterConfig) -> Assessment:
     )
 
 
-def describer_skip_reason(prompt: str, config: ArbiterConfig) -> str | None:
+def _with_corrections(prompt: str, misspelled: list[str], lexicon: Lexicon) -> str:
+    """The prompt with its misspelled words corrected, so that 'explian' still reads as 'explain'."""
+    for word in sorted(set(misspelled))[:_MAX_CORRECTIONS]:
+        fixed = lexicon.correct(word)
+        if fixed:
+            prompt = re.sub(rf"\b{re.escape(word)}\b", fixed, prompt)
+    return prompt
+
+
+def describer_skip_reason(
+    prompt: str, words: list[wording.Word], code_share: float, config: ArbiterConfig
+) -> str | None:
     """Why the prompt needs no background, or None when it is not obviously a task that needs none."""
-    words = wording.words(prompt)
     if _ARITHMETIC.search(prompt.strip()):
         return "arithmetic"
-    if _CODE_TASK.search(prompt) or wording.protected_share(prompt) > 0.5:
+    if _CODE_TASK.search(prompt) or code_share > 0.5:
         return "code"
     if _CHIT_CHAT.search(prompt) and len(words) <= 8:
         return "chit-chat"
@@ -169,14 +192,16 @@ def describer_skip_reason(prompt: str, config: ArbiterConfig) -> str | None:
 
 
 def _describer_reading(
-    prompt: str, all_words: list[wording.Word], config: ArbiterConfig
+    prompt: str, all_words: list[wording.Word], code_share: float, config: ArbiterConfig
 ) -> tuple[str | None, list[str]]:
-    skip = describer_skip_reason(prompt, config)
+    skip = describer_skip_reason(prompt, all_words, code_share, config)
     names = sorted({w.text for w in all_words if w.kind == "name" and w.text not in {"I", "OK"}})
+    if skip is None and not names and _PERSONAL.search(prompt):
+        skip = "personal request"
     signals = [f"names {', '.join(names[:3])}"] if names else []
     concept = _CONCEPT.search(prompt)
     if concept:
-        signals.append(f"asks '{concept.group(0).lower()}'")
+        signals.append(f"asks '{concept.group(0).strip().lower()}'")
     return skip, signals
 
 

@@ -23,6 +23,8 @@ class RefineOptions:
 
     stages: frozenset[StageName] | None = None
     tier: Tier | None = None
+    # The request's overall deadline: caps every stage's timeout (stages run concurrently).
+    deadline_s: float | None = None
 
 
 def _skipped(reason: str) -> StageReport:
@@ -72,13 +74,13 @@ class Refiner:
                     decisions[name] = StageDecision(False, "not requested")
         return decisions
 
-    def _request(self, stage: StageName, prompt: str, request_id: str) -> StageRequest:
+    def _request(self, stage: StageName, prompt: str, request_id: str, deadline_s: float | None) -> StageRequest:
         config = self._cluster.stages[stage]
         return StageRequest(
             messages=render_stage_messages(config.system_prompt or "", prompt),
             decoding=config.decoding.apply(self._cluster.decoding),
             request_id=f"{request_id}-{stage}",
-            timeout_s=config.timeout_s,
+            timeout_s=min(config.timeout_s, deadline_s or config.timeout_s),
         )
 
     async def refine(self, prompt: str, run_id: str, request_id: str, options: RefineOptions) -> Refinement:
@@ -95,7 +97,7 @@ class Refiner:
                 run_stage(
                     name,
                     router.plan_routes(self._cluster, name, tier, views),
-                    self._request(name, prompt, request_id),
+                    self._request(name, prompt, request_id, options.deadline_s),
                     self._pool,
                     self._registry,
                 )

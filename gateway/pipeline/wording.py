@@ -2,28 +2,29 @@
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 
-_PROTECTED = re.compile(
+_PROTECTED_REGIONS = re.compile(
     r"```[\s\S]*?(?:```|$)"  # fenced code
     r"|`[^`\n]*`"  # inline code
-    r"|(?:https?://|www\.)\S+"  # URLs
-    r"|[\w.+-]+@[\w-]+\.[\w.]+"  # e-mail addresses
     r"|\"[^\"\n]*\"|“[^”\n]*”|‘[^’\n]*’"  # double and curly quotes
-    r"|(?<![\w'])'[^'\n]+'(?![\w'])"  # single quotes (not apostrophes)
-    r"|\S*[/\\]\S+"  # paths
-    r"|\w+(?:\.\w+)+"  # dotted names: file.py, obj.attr, e.g
-    r"|\w*[\d_]\w*"  # anything with a digit or an underscore
-    r"|\w+\(\S*"  # calls
-    r"|[#$@]\w+",  # hashtags, variables, handles
+    r"|(?<![\w'])'[^'\n]+'(?![\w'])",  # single quotes (not apostrophes)
 )
+# A whitespace-separated chunk is protected when it is a URL, a path, an address, a number, an identifier,
+# a dotted name (file.py, e.g.), a call, or a hashtag/variable/handle.
+_PROTECTED_CHUNK = re.compile(r"^(?:https?://|www\.)|[/\\_@#$=<>{}\[\]|~^]|\d|\w\.\w|\w\(")
+_CHUNK = re.compile(r"\S+")
+_TRAILING = re.compile(r"[.,;:!?)\]'\"]+$")
 _CODE_LINE = re.compile(
     r"^\s*(?:def |class |import |from \S+ import|function |return\b|const |let |var |SELECT |#include|public |"
     r"private |\$ |>>> )|[{};]\s*$|^\s{4,}\S|^\s*[}\])]|\w+\s*=\s*\S+\s*$|=>|->|==|!=|<=|>=",
 )
 _WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)*")
-_SENTENCE_END = re.compile(r"[.!?:;]\s*$|^\s*$|\n\s*$|^\s*[-*•>]\s*$|\n\s*[-*•>]\s*$")
+# Between two words, any of these means the second one starts a sentence (or a line, or a list item).
+_BREAK = re.compile(r"[.!?:;\n]")
+_ALNUM = re.compile(r"\w")
 _CAMEL = re.compile(r"^[A-Za-z][a-z]*[A-Z]|^[A-Z]{2,}[a-z]")
 
 
@@ -40,28 +41,38 @@ class Word:
 
 
 def protected_spans(text: str) -> list[tuple[int, int]]:
-    """Character ranges that no cleaner may touch: code, URLs, e-mails, quotes, paths, numbers, code lines."""
-    spans = [(m.start(), m.end()) for m in _PROTECTED.finditer(text)]
+    """Character ranges no cleaner may touch (code, URLs, e-mails, quotes, paths, numbers, code lines), merged."""
+    spans = [(m.start(), m.end()) for m in _PROTECTED_REGIONS.finditer(text)]
+    for chunk in _CHUNK.finditer(text):
+        if _PROTECTED_CHUNK.search(chunk.group()):
+            trailing = _TRAILING.search(chunk.group())
+            spans.append((chunk.start(), chunk.end() - (len(trailing.group()) if trailing else 0)))
     offset = 0
     for line in text.splitlines(keepends=True):
         if _CODE_LINE.search(line.rstrip("\n")):
             spans.append((offset, offset + len(line)))
         offset += len(line)
-    return sorted(spans)
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
 
 
-def protected_share(text: str) -> float:
+def protected_share(text: str, spans: list[tuple[int, int]] | None = None) -> float:
     """Share of the non-space characters that are protected (1.0 for pure code)."""
-    covered = [False] * len(text)
-    for start, end in protected_spans(text):
-        for i in range(start, end):
-            covered[i] = True
-    visible = [i for i, ch in enumerate(text) if not ch.isspace()]
-    return sum(covered[i] for i in visible) / len(visible) if visible else 0.0
+    visible = len("".join(text.split()))
+    if not visible:
+        return 0.0
+    covered = sum(len("".join(text[s:e].split())) for s, e in (protected_spans(text) if spans is None else spans))
+    return covered / visible
 
 
-def _inside(spans: list[tuple[int, int]], start: int, end: int) -> bool:
-    return any(s <= start and end <= e for s, e in spans)
+def _inside(spans: list[tuple[int, int]], starts: list[int], start: int, end: int) -> bool:
+    at = bisect.bisect_right(starts, start) - 1
+    return at >= 0 and end <= spans[at][1]
 
 
 def _kind(word: str, sentence_start: bool) -> str:
@@ -74,16 +85,18 @@ def _kind(word: str, sentence_start: bool) -> str:
     return "plain"
 
 
-def words(text: str) -> list[Word]:
-    """Every alphabetic word, in order, with its sentence position and protection."""
-    spans = protected_spans(text)
+def words(text: str, spans: list[tuple[int, int]] | None = None) -> list[Word]:
+    """Every alphabetic word, in order, with its sentence position and protection (spans: if computed)."""
+    spans = protected_spans(text) if spans is None else spans
+    span_starts = [s for s, _ in spans]
     found: list[Word] = []
+    previous_end = 0
     for match in _WORD.finditer(text):
         start, end = match.span()
-        before = text[max(0, start - 40) : start].rstrip(" \t\"'“‘([")
-        starts = not before if start <= 40 else False
-        starts = starts or bool(_SENTENCE_END.search(before))
-        kind = "protected" if _inside(spans, start, end) else _kind(match.group(), starts)
+        gap = text[previous_end:start]
+        starts = bool(_BREAK.search(gap)) or (previous_end == 0 and not _ALNUM.search(gap))
+        previous_end = end
+        kind = "protected" if _inside(spans, span_starts, start, end) else _kind(match.group(), starts)
         found.append(Word(match.group(), start, end, starts, kind != "plain", kind))
     return found
 

@@ -71,3 +71,23 @@ def test_clean_prompt_is_unchanged(lexicon: Lexicon) -> None:
 def test_is_deterministic(lexicon: Lexicon) -> None:
     prompt = "pls explian teh diffrence between wether and climate"
     assert len({local_clean(prompt, lexicon).text for _ in range(3)}) == 1
+
+
+async def test_refiner_reports_the_local_fix_when_the_cleaner_is_unavailable(lexicon: Lexicon) -> None:
+    from benchmarks.quality import DEFAULT_CONFIG, offline_app_cluster
+    from config import Cluster
+    from gateway.pipeline.refinement import RefineOptions
+    from gateway.state import GatewayState
+
+    cluster = offline_app_cluster(DEFAULT_CONFIG)
+    assert isinstance(cluster, Cluster)
+    state = GatewayState.build(cluster, lexicon)
+    try:
+        result = await state.refiner.refine("explian teh rules of chess", "run-1", "req-1", RefineOptions())
+    finally:
+        await state.pool.aclose()
+    report = result.stages["cleaner"]
+    assert report.status == "fallback"
+    assert report.reason.endswith("local cleaner fixed 2 word(s): explian->explain, teh->the")
+    assert result.cleaned_prompt == "Explain the rules of chess."
+    assert result.refined_prompt.startswith("Explain the rules of chess.")
