@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from dataclasses import dataclass, replace
 
 from adapters.messages import render_stage_messages
-from config import Cluster, StageName, Tier
+from config import Cluster, Decoding, StageName, Tier
 from gateway.endpoints import EndpointRegistry
 from gateway.lexicon import Lexicon
 from gateway.pipeline import arbiter, merger, router
@@ -74,11 +75,20 @@ class Refiner:
                     decisions[name] = StageDecision(False, "not requested")
         return decisions
 
+    def _decoding(self, stage: StageName, prompt: str) -> Decoding:
+        decoding = self._cluster.stages[stage].decoding.apply(self._cluster.decoding)
+        if stage != "cleaner":
+            return decoding
+        # The merger rejects a cleaned prompt longer than max_length_ratio x the original, so generating past
+        # that only costs time; ~3 characters per token errs on the long side.
+        budget = math.ceil(len(prompt) / 3 * self._cluster.merger.max_length_ratio) + 8
+        return decoding.model_copy(update={"max_tokens": min(decoding.max_tokens, budget)})
+
     def _request(self, stage: StageName, prompt: str, request_id: str, deadline_s: float | None) -> StageRequest:
         config = self._cluster.stages[stage]
         return StageRequest(
             messages=render_stage_messages(config.system_prompt or "", prompt),
-            decoding=config.decoding.apply(self._cluster.decoding),
+            decoding=self._decoding(stage, prompt),
             request_id=f"{request_id}-{stage}",
             timeout_s=min(config.timeout_s, deadline_s or config.timeout_s),
         )

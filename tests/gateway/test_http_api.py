@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 
 import httpx
 import pytest
 from pydantic import SecretStr
 
+from config import Cluster
 from gateway.app import create_app
 from tests.fakes import Behaviour, FakeVllmServer
 from tests.gateway.conftest import CLEANER_PROMPT, make_cluster, started_client
@@ -317,9 +319,22 @@ async def test_models_health_ready_metrics(
     assert ready.json()["stages"]["cleaner"]["reachable_endpoints"] == ["cleaner-node"]
     await client.post("/refine", json={"prompt": NOISY})
     metrics = (await client.get("/metrics")).text
-    assert 'mpr_stage_outcomes_total{stage="cleaner",status="ok"} 1.0' in metrics
+    assert 'mpr_stage_outcomes_total{reason="served",stage="cleaner",status="ok"} 1.0' in metrics
     assert 'mpr_requests_total{model="mpr-refine",route="/refine",status="200"} 1.0' in metrics
     describer_fake.stop()
     not_ready = await client.get("/ready")
     assert not_ready.status_code == 503
     assert not_ready.json()["stages"]["describer"]["reachable"] is False
+
+
+async def test_cleaner_token_budget_follows_the_prompt_length(
+    client: httpx.AsyncClient, cluster: Cluster, cleaner_fake: FakeVllmServer, describer_fake: FakeVllmServer
+) -> None:
+    await client.post("/refine", json={"prompt": NOISY})
+    cleaner_body = cleaner_fake.last_request.body
+    describer_body = describer_fake.last_request.body
+    assert cleaner_body is not None
+    assert describer_body is not None
+    budget = math.ceil(len(NOISY) / 3 * cluster.merger.max_length_ratio) + 8
+    assert cleaner_body["max_tokens"] == budget < cluster.decoding.max_tokens
+    assert describer_body["max_tokens"] == cluster.decoding.max_tokens
