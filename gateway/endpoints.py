@@ -23,6 +23,7 @@ class EndpointState:
     trial_in_flight: bool = False
     inflight: int = 0
     last_ok_at: float | None = None
+    last_call_ok_at: float | None = None
     last_error: str | None = None
     probe_ok: bool | None = None
     probe_at: float | None = None
@@ -57,6 +58,11 @@ class EndpointRegistry:
             return self._states[name].probe_ok is not False
         return breaker == "half_open" and not self._states[name].trial_in_flight
 
+    def recently_ok(self, name: str, within_s: float) -> bool:
+        """Did a real call to this endpoint succeed within the last `within_s` seconds?"""
+        at = self._states[name].last_call_ok_at
+        return at is not None and self._clock() - at < within_s
+
     def views(self) -> dict[str, EndpointView]:
         return {n: EndpointView(self.available(n), s.inflight) for n, s in self._states.items()}
 
@@ -72,6 +78,7 @@ class EndpointRegistry:
         state.trial_in_flight = False
         if error is None:
             self._succeeded(state)
+            state.last_call_ok_at = state.last_ok_at
         else:
             self._failed(state, error)
 

@@ -45,7 +45,8 @@ def make_cluster(
             }
         )
     data: dict[str, Any] = {
-        "gateway": {"probe_interval_s": 0.2, "probe_timeout_s": 0.5},
+        # Adapter probes (one-token completions) would show up in the fakes' request counts: tests opt in.
+        "gateway": {"probe_interval_s": 0.2, "probe_timeout_s": 0.5, "probe_adapters": False},
         "models": {"base": {"path": "/models/base"}},
         "adapters": {
             "clean-a": {"role": "cleaner", "tier": "small", "base": "base", "path": "/adapters/clean-a", "rank": 8},

@@ -1,0 +1,189 @@
+"""Idempotency keys: one store interface (in memory or Redis) and the coordinator that runs a request once."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import json
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from gateway.errors import IdempotencyConflict
+
+ClaimKind = Literal["acquired", "done", "pending", "absent"]
+
+
+def fingerprint(route: str, payload: object) -> str:
+    """A stable digest of what a request asks for: the route and its canonical JSON body."""
+    text = json.dumps([route, payload], sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    """A finished response as it will be replayed: status, body bytes and the headers worth keeping."""
+
+    status: int
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def to_record(self) -> dict[str, Any]:
+        return {"status": self.status, "body": base64.b64encode(self.body).decode(), "headers": self.headers}
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> StoredResponse:
+        return cls(int(record["status"]), base64.b64decode(record["body"]), dict(record["headers"]))
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What a store says about a key: this caller now owns it, it is done, another caller is running it, or gone."""
+
+    kind: ClaimKind
+    fingerprint: str | None = None
+    response: StoredResponse | None = None
+
+
+class IdempotencyStore(Protocol):
+    """Where keys live; `token` identifies the caller that owns a pending key."""
+
+    async def claim(self, key: str, fingerprint: str, token: str) -> Claim: ...
+
+    async def complete(self, key: str, token: str, fingerprint: str, response: StoredResponse) -> None: ...
+
+    async def abandon(self, key: str, token: str) -> None: ...
+
+    async def wait(self, key: str, timeout_s: float) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+@dataclass
+class _Entry:
+    fingerprint: str
+    token: str
+    expires_at: float
+    response: StoredResponse | None = None
+    finished: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class MemoryStore:
+    """Keys of this process only: a bounded LRU whose entries expire (pending ones sooner)."""
+
+    def __init__(
+        self, max_entries: int, ttl_s: float, pending_ttl_s: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._max = max_entries
+        self._ttl_s = ttl_s
+        self._pending_ttl_s = pending_ttl_s
+        self._clock = clock
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+
+    def _live(self, key: str) -> _Entry | None:
+        entry = self._entries.get(key)
+        if entry is not None and entry.expires_at <= self._clock():
+            del self._entries[key]
+            entry.finished.set()
+            return None
+        return entry
+
+    async def claim(self, key: str, fingerprint: str, token: str) -> Claim:
+        entry = self._live(key)
+        if entry is None:
+            self._entries[key] = _Entry(fingerprint, token, self._clock() + self._pending_ttl_s)
+            while len(self._entries) > self._max:
+                _, evicted = self._entries.popitem(last=False)
+                evicted.finished.set()
+            return Claim("acquired")
+        self._entries.move_to_end(key)
+        kind: ClaimKind = "pending" if entry.response is None else "done"
+        return Claim(kind, entry.fingerprint, entry.response)
+
+    async def complete(self, key: str, token: str, fingerprint: str, response: StoredResponse) -> None:
+        entry = self._entries.get(key)
+        if entry is not None and entry.token == token:
+            entry.response = response
+            entry.expires_at = self._clock() + self._ttl_s
+            entry.finished.set()
+
+    async def abandon(self, key: str, token: str) -> None:
+        entry = self._entries.get(key)
+        if entry is not None and entry.token == token:
+            del self._entries[key]
+            entry.finished.set()
+
+    async def wait(self, key: str, timeout_s: float) -> None:
+        entry = self._live(key)
+        if entry is None or entry.response is not None:
+            return
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout_s):
+                await entry.finished.wait()
+
+    async def aclose(self) -> None:
+        self._entries.clear()
+
+
+class Idempotency:
+    """Runs the work for a key once; repeats get the stored response, concurrent ones wait for it."""
+
+    def __init__(self, store: IdempotencyStore, clock: Callable[[], float] = time.monotonic) -> None:
+        self.store = store
+        self._clock = clock
+        self.waiting = 0
+
+    async def run(
+        self, key: str, fingerprint: str, deadline_s: float, produce: Callable[[], Awaitable[StoredResponse]]
+    ) -> tuple[StoredResponse, bool]:
+        """The response and whether it is a replay; IdempotencyConflict when the key belongs to another body."""
+        token = uuid.uuid4().hex
+        give_up = self._clock() + deadline_s
+        while True:
+            claim = await self.store.claim(key, fingerprint, token)
+            if claim.kind == "acquired":
+                return await self._produce(key, token, fingerprint, produce), False
+            if claim.kind != "absent" and claim.fingerprint != fingerprint:
+                raise IdempotencyConflict(
+                    "This idempotency key was already used with a different request body; use a new key.",
+                    param="idempotency_key",
+                )
+            if claim.kind == "done" and claim.response is not None:
+                return claim.response, True
+            remaining = give_up - self._clock()
+            if remaining <= 0:
+                error = IdempotencyConflict(
+                    "A request with this idempotency key is still in progress; retry later.", param="idempotency_key"
+                )
+                error.should_retry = True
+                raise error
+            await self._wait(key, remaining)
+
+    async def _wait(self, key: str, remaining: float) -> None:
+        self.waiting += 1
+        try:
+            await self.store.wait(key, remaining)
+        finally:
+            self.waiting -= 1
+
+    async def _produce(
+        self, key: str, token: str, fingerprint: str, produce: Callable[[], Awaitable[StoredResponse]]
+    ) -> StoredResponse:
+        try:
+            response = await produce()
+        except BaseException:
+            await asyncio.shield(self.store.abandon(key, token))
+            raise
+        if 200 <= response.status < 300:
+            await self.store.complete(key, token, fingerprint, response)
+        else:
+            await self.store.abandon(key, token)
+        return response
+
+    async def aclose(self) -> None:
+        await self.store.aclose()
