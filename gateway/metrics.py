@@ -2,59 +2,165 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
-from gateway.pipeline.outcomes import Refinement
+from gateway.pipeline.outcomes import Refinement, Route, StageStatus, Usage
 
-_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+if TYPE_CHECKING:
+    from gateway.endpoints import EndpointRegistry
+
+# 1 ms .. 30 s: a relayed call, a skip-gated prompt, a stage on CPU, a slow large-tier stage.
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+BREAKER_STATES = ("closed", "half_open", "open")
+
+_FALLBACK_CLASSES = (
+    ("timed out", "timeout"),
+    ("available", "unavailable"),
+    ("connection", "connection"),
+    ("HTTP ", "http_error"),
+)
+_REJECTED_CLASSES = (("empty", "empty_output"), ("background", "no_background"))
+
+
+def reason_class(status: StageStatus, reason: str) -> str:
+    """A small, bounded label for a stage's free-text reason (the text itself goes to the log)."""
+    if status == "ok":
+        return "failover" if "failed over" in reason else "served"
+    if status == "skipped":
+        if "not requested" in reason:
+            return "not_requested"
+        return "disabled" if "disabled in config" in reason else "arbiter"
+    table = _FALLBACK_CLASSES if status == "fallback" else _REJECTED_CLASSES
+    default = "error" if status == "fallback" else "intent_guard"
+    return next((label for needle, label in table if needle in reason), default)
+
+
+class _EndpointCollector(Collector):
+    """Breaker state, availability and in-flight calls per endpoint, read from the registry at scrape time."""
+
+    def __init__(self, endpoints: EndpointRegistry) -> None:
+        self._endpoints = endpoints
+
+    def describe(self) -> Iterable[Metric]:
+        return self._families()
+
+    def collect(self) -> Iterable[Metric]:
+        families = self._families()
+        available, breaker, inflight = families
+        for name, row in self._endpoints.snapshot().items():
+            available.add_metric([name], 1.0 if row["available"] else 0.0)
+            for state in BREAKER_STATES:
+                breaker.add_metric([name, state], 1.0 if row["breaker"] == state else 0.0)
+            count = row["inflight"]
+            inflight.add_metric([name], float(count) if isinstance(count, int) else 0.0)
+        return families
+
+    @staticmethod
+    def _families() -> list[GaugeMetricFamily]:
+        return [
+            GaugeMetricFamily("mpr_endpoint_available", "1 when the endpoint may take calls now.", labels=["endpoint"]),
+            GaugeMetricFamily(
+                "mpr_endpoint_breaker_state",
+                "Circuit breaker state per endpoint (1 for the current state).",
+                labels=["endpoint", "state"],
+            ),
+            GaugeMetricFamily("mpr_endpoint_inflight", "Worker calls in flight per endpoint.", labels=["endpoint"]),
+        ]
 
 
 class GatewayMetrics:
-    """The gateway's collectors; routes and the pipeline report into it."""
+    """The gateway's collectors; the request middleware, the worker pool and the pipeline report into it."""
 
-    def __init__(self) -> None:
+    def __init__(self, adapter_stages: Mapping[str, str] | None = None) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self._adapter_stages = dict(adapter_stages or {})
+        self._build_request_metrics()
+        self._build_stage_metrics()
+        self._build_worker_metrics()
+
+    def _build_request_metrics(self) -> None:
+        r = self.registry
         self.requests = Counter(
-            "mpr_requests",
-            "Requests by route, model and status.",
-            ["route", "model", "status"],
-            registry=self.registry,
+            "mpr_requests", "Requests by route, model and status.", ["route", "model", "status"], registry=r
         )
         self.request_latency = Histogram(
-            "mpr_request_latency_seconds",
-            "End-to-end request latency.",
-            ["route"],
-            buckets=_LATENCY_BUCKETS,
-            registry=self.registry,
+            "mpr_request_latency_seconds", "End-to-end request latency.", ["route"], buckets=LATENCY_BUCKETS, registry=r
         )
+        self.in_flight = Gauge("mpr_requests_in_flight", "Requests being served now.", registry=r)
+        self.replays = Counter(
+            "mpr_idempotent_replays", "Requests answered from the idempotency store.", ["route"], registry=r
+        )
+
+    def _build_stage_metrics(self) -> None:
+        r = self.registry
         self.stage_outcomes = Counter(
-            "mpr_stage_outcomes", "Stage outcomes by status.", ["stage", "status"], registry=self.registry
+            "mpr_stage_outcomes",
+            "Stage outcomes by status and reason class.",
+            ["stage", "status", "reason"],
+            registry=r,
         )
         self.stage_latency = Histogram(
             "mpr_stage_latency_seconds",
             "Latency of stages that called a worker.",
             ["stage"],
-            buckets=_LATENCY_BUCKETS,
-            registry=self.registry,
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.refine_latency = Histogram(
+            "mpr_refine_latency_seconds",
+            "The refinement pipeline's own latency (arbiter, stages, merger).",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
         )
         self.stage_tokens = Counter(
-            "mpr_stage_tokens", "Tokens in and out of stage calls.", ["direction"], registry=self.registry
-        )
-        self.endpoint_up = Gauge(
-            "mpr_endpoint_available", "1 when the endpoint may take calls.", ["endpoint"], registry=self.registry
+            "mpr_stage_tokens", "Tokens in and out of worker calls per stage.", ["stage", "direction"], registry=r
         )
 
-    def observe_refinement(self, refinement: Refinement) -> None:
-        for name, report in refinement.stages.items():
-            self.stage_outcomes.labels(name, report.status).inc()
-            if report.status != "skipped":
-                self.stage_latency.labels(name).observe(report.latency_ms / 1000.0)
-        self.stage_tokens.labels("in").inc(refinement.usage.prompt_tokens)
-        self.stage_tokens.labels("out").inc(refinement.usage.completion_tokens)
+    def _build_worker_metrics(self) -> None:
+        r = self.registry
+        self.worker_calls = Counter(
+            "mpr_worker_calls", "Worker call attempts by endpoint and result.", ["endpoint", "result"], registry=r
+        )
+        self.worker_latency = Histogram(
+            "mpr_worker_call_latency_seconds",
+            "Latency of single worker call attempts.",
+            ["endpoint"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+
+    def watch_endpoints(self, endpoints: EndpointRegistry) -> None:
+        """Export the endpoints' breaker state, availability and in-flight calls on every scrape."""
+        self.registry.register(_EndpointCollector(endpoints))
 
     def observe_request(self, route: str, model: str, status: int, seconds: float) -> None:
         self.requests.labels(route, model, str(status)).inc()
         self.request_latency.labels(route).observe(seconds)
+
+    def observe_refinement(self, refinement: Refinement) -> None:
+        self.refine_latency.observe(refinement.latency_ms / 1000.0)
+        for name, report in refinement.stages.items():
+            self.stage_outcomes.labels(name, report.status, reason_class(report.status, report.reason)).inc()
+            if report.status != "skipped":
+                self.stage_latency.labels(name).observe(report.latency_ms / 1000.0)
+
+    def observe_worker_call(self, route: Route, result: str, seconds: float, usage: Usage | None) -> None:
+        """One attempt against a worker: its result (ok, timeout, connection, http_4xx, ...) and tokens."""
+        self.worker_calls.labels(route.worker, result).inc()
+        self.worker_latency.labels(route.worker).observe(seconds)
+        if usage is not None:
+            stage = self._adapter_stages.get(route.adapter, "unknown")
+            self.stage_tokens.labels(stage, "in").inc(usage.prompt_tokens)
+            self.stage_tokens.labels(stage, "out").inc(usage.completion_tokens)
+
+    def observe_replay(self, route: str = "/refine") -> None:
+        """A request answered from the idempotency store instead of running the pipeline again."""
+        self.replays.labels(route).inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -86,7 +86,8 @@ class FakeVllmServer:
         """Bind, start serving in a background thread, and return once it accepts connections."""
         if self._thread is not None:
             raise RuntimeError("fake vLLM server already started")
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted sockets only then (else Nagle adds 40 ms).
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.host, self._requested_port))
         self.port = sock.getsockname()[1]
