@@ -145,24 +145,51 @@ class RoutingConfig(StrictModel):
 
     default_tier: Tier = "small"
     large_above_chars: int = Field(1200, ge=1)
+    # Share of words the arbiter flags as misspelled above which a prompt counts as very noisy.
+    large_above_noise: float = Field(0.34, gt=0.0, le=1.0)
+    large_noise_min_words: int = Field(4, ge=1)
+
+
+class SpellingConfig(StrictModel):
+    """The spelling model: every dictionary word counts as known; frequent ones are correction targets."""
+
+    min_count: int = Field(300_000, ge=1)
+    max_edit_distance: int = Field(2, ge=1, le=3)
+    prefix_length: int = Field(4, ge=3, le=10)
 
 
 class ArbiterConfig(StrictModel):
     """Skip-gate switches and thresholds."""
 
     enabled: bool = True
+    # Cleaner: each misspelled word and each strong cue scores 1, each weak cue `weak_cue_weight`.
+    cleaner_min_score: float = Field(1.0, gt=0.0)
+    weak_cue_weight: float = Field(0.5, ge=0.0)
+    # Describer: named entities and concept questions score 1 each; tasks that need no background veto.
     describer_min_words: int = Field(3, ge=1)
+    describer_min_score: float = Field(1.0, gt=0.0)
+    # Only this many leading characters are read (a long prompt's head is representative; keeps it under 5 ms).
+    scan_chars: int = Field(2000, ge=100)
+    spelling: SpellingConfig = Field(default_factory=SpellingConfig)
 
 
 class MergerConfig(StrictModel):
     """Intent guards for the cleaner and the shape of the knowledge block."""
 
     max_drift: float = Field(0.45, gt=0.0, le=1.0)
+    # Share of content words (either side) without a close counterpart on the other side.
+    max_token_drift: float = Field(0.34, gt=0.0, le=1.0)
     min_length_ratio: float = Field(0.6, gt=0.0, le=1.0)
     max_length_ratio: float = Field(1.5, ge=1.0)
+    max_sentence_delta: int = Field(1, ge=0)
     knowledge_label: str = "Background (for reference):"
     knowledge_max_lines: int = Field(4, ge=1)
     knowledge_max_chars: int = Field(600, ge=20)
+    # A background line is degenerate below this share of distinct words, or above this share of non-words.
+    knowledge_min_distinct: float = Field(0.5, gt=0.0, le=1.0)
+    knowledge_max_unknown: float = Field(0.4, gt=0.0, le=1.0)
+    # A line whose content words are at least this much the prompt's own merely restates it.
+    knowledge_max_overlap: float = Field(0.8, gt=0.0, le=1.0)
 
 
 class RetryConfig(StrictModel):
@@ -170,6 +197,8 @@ class RetryConfig(StrictModel):
 
     attempts: int = Field(2, ge=1, le=5)
     backoff_s: float = Field(0.05, ge=0.0, le=5.0)
+    # Longest single call to one endpoint (None: the stage timeout), so a hung primary leaves time for the backup.
+    attempt_timeout_s: float | None = Field(None, gt=0.0, le=600.0)
 
 
 class BreakerConfig(StrictModel):
@@ -179,6 +208,34 @@ class BreakerConfig(StrictModel):
     cooldown_s: float = Field(5.0, gt=0.0)
 
 
+class OpenAITargetConfig(StrictModel):
+    """A downstream model on an OpenAI-compatible server (a vLLM base model or any other), called directly."""
+
+    kind: Literal["openai"]
+    base_url: AnyHttpUrl
+    model: str
+    api_key_env: str | None = None
+    # Filled from api_key_env by the loader; a literal key in the file is allowed but discouraged.
+    api_key: SecretStr | None = None
+    timeout_s: float = Field(120.0, gt=0.0, le=3600.0)
+    # The name the upstream understands for the answer's token limit; the client may send either.
+    max_tokens_param: Literal["max_completion_tokens", "max_tokens"] = "max_completion_tokens"
+
+
+class LitellmTargetConfig(StrictModel):
+    """A downstream model of any other provider, called through litellm (imported only when one is configured)."""
+
+    kind: Literal["litellm"]
+    model: str
+    api_base: AnyHttpUrl | None = None
+    api_key_env: str | None = None
+    api_key: SecretStr | None = None
+    timeout_s: float = Field(120.0, gt=0.0, le=3600.0)
+
+
+TargetConfig = Annotated[OpenAITargetConfig | LitellmTargetConfig, Field(discriminator="kind")]
+
+
 class GatewaySettings(StrictModel):
     """The gateway process itself."""
 
@@ -186,11 +243,52 @@ class GatewaySettings(StrictModel):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     refine_model: str = "mpr-refine"
+    # The overall deadline of one request; a client may ask for less (x-mpr-deadline-ms or a deadline_ms field).
     request_timeout_s: float = Field(30.0, gt=0.0)
     probe_interval_s: float = Field(5.0, gt=0.0)
     probe_timeout_s: float = Field(2.0, gt=0.0)
+    # Besides /health, probe each adapter with a one-token completion (vLLM's /health stays 200 on a hung engine).
+    probe_adapters: bool = True
+    # On SIGTERM: stop accepting, let in-flight requests finish for at most this long, then close.
+    drain_timeout_s: float = Field(20.0, gt=0.0, le=600.0)
     max_prompt_chars: int = Field(32_000, ge=1)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # Put prompt text (and the stage reasons, which quote it) into the per-request log line.
+    log_prompts: bool = False
+
+
+Sha256Hex = Annotated[str, Field(pattern=r"^[0-9a-fA-F]{64}$")]
+
+
+class AuthConfig(StrictModel):
+    """Client API keys (`Authorization: Bearer ...`); auth is on as soon as any key or key hash is configured."""
+
+    keys: list[SecretStr] = Field(default_factory=list)
+    # sha256 hex digests of keys, so the file need not hold the keys themselves.
+    key_sha256: list[Sha256Hex] = Field(default_factory=list)
+    # A variable holding comma-separated keys, read by the loader (unset: nothing added).
+    keys_env: str | None = "MPR_API_KEYS"
+    protect_ready: bool = False
+    protect_metrics: bool = False
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.keys or self.key_sha256)
+
+
+class IdempotencyConfig(StrictModel):
+    """Idempotency keys: in memory (bounded LRU, the default) or in Redis shared by every gateway replica."""
+
+    redis_url: str | None = Field(None, pattern=r"^(redis|rediss|unix)://")
+    ttl_s: float = Field(86_400.0, gt=0.0)
+    max_entries: int = Field(10_000, ge=1)
+    key_prefix: str = "mpr:idem:"
+
+
+class LimitsConfig(StrictModel):
+    """Request size limits (the prompt length limit is gateway.max_prompt_chars)."""
+
+    max_body_bytes: int = Field(1_048_576, ge=1024)
 
 
 class Cluster(StrictModel):
@@ -207,6 +305,11 @@ class Cluster(StrictModel):
     merger: MergerConfig = Field(default_factory=MergerConfig)
     retry: RetryConfig = Field(default_factory=RetryConfig)
     breaker: BreakerConfig = Field(default_factory=BreakerConfig)
+    auth: AuthConfig = Field(default_factory=AuthConfig)
+    idempotency: IdempotencyConfig = Field(default_factory=IdempotencyConfig)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    # Downstream models by public name: `model` of a chat request names one to refine-then-answer.
+    targets: dict[str, TargetConfig] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Cluster:
@@ -234,6 +337,8 @@ class Cluster(StrictModel):
                 for adapter_name in adapter_names:
                     if adapter_name not in self.adapters:
                         raise ValueError(f"stages.{stage_name}.adapters.{tier}: unknown adapter {adapter_name!r}")
+        if self.gateway.refine_model in self.targets:
+            raise ValueError(f"targets.{self.gateway.refine_model}: the name is the refine model's")
         return self
 
     def workers_on(self, node: str) -> list[WorkerConfig]:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import logging
+import math
+import signal
 import sys
+from types import FrameType
 
 from config import ConfigError, load_cluster
 
@@ -23,6 +25,7 @@ def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from gateway.app import create_app
+    from gateway.logs import configure_logging
 
     try:
         cluster = load_cluster(args.config)
@@ -30,12 +33,34 @@ def serve(args: argparse.Namespace) -> int:
         print(f"mpr serve: {exc}", file=sys.stderr)
         return 2
     settings = cluster.gateway
-    logging.basicConfig(level=settings.log_level.upper(), format="%(message)s")
+    configure_logging(settings.log_level)
+    # uvicorn drains on SIGTERM (stops accepting, waits for in-flight requests up to the drain time, runs the
+    # lifespan shutdown that closes the clients), then re-raises the signal: a no-op handler makes that exit 0.
+    signal.signal(signal.SIGTERM, _drained)
     uvicorn.run(
         create_app(cluster),
         host=args.host or settings.host,
         port=args.port or settings.port,
         log_level=settings.log_level,
+        log_config=None,  # uvicorn's loggers propagate to the JSON handler set up above
         access_log=False,
+        timeout_graceful_shutdown=max(1, math.ceil(settings.drain_timeout_s)),
     )
     return 0
+
+
+def _drained(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM after uvicorn's graceful shutdown: nothing left to do."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m gateway.cli serve --config FILE`: the serve command without the rest of the `mpr` tree."""
+    parser = argparse.ArgumentParser(prog="python -m gateway.cli")
+    add_serve_command(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    code: int = args.handler(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -63,6 +64,94 @@ class PayloadTooLarge(GatewayError):
     should_retry = False
 
 
+class Unauthorized(GatewayError):
+    status_code = 401
+    error_type = "invalid_request_error"
+    code = "invalid_api_key"
+    should_retry = False
+
+
+class IdempotencyConflict(GatewayError):
+    """The key was used with a different body (or is still running past this request's deadline)."""
+
+    status_code = 409
+    error_type = "invalid_request_error"
+    code = "idempotency_key_reused"
+    should_retry = False
+
+
+class ServiceUnavailable(GatewayError):
+    status_code = 503
+    error_type = "service_unavailable"
+    code = "service_unavailable"
+    should_retry = True
+
+
+class UpstreamError(GatewayError):
+    """A downstream target refused or failed; the status, type and retry advice are the instance's."""
+
+    error_type = "upstream_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        error_type: str | None = None,
+        code: str | None = None,
+        param: str | None = None,
+        should_retry: bool | None = None,
+    ) -> None:
+        super().__init__(message, param=param, code=code)
+        self.status_code = status
+        if error_type is not None:
+            self.error_type = error_type
+        self.should_retry = should_retry
+
+
+def target_rejected(
+    message: str, status: int, error_type: str | None, code: str | None, param: str | None
+) -> UpstreamError:
+    """The target's own 4xx: the same status, its message, type and code; a retry helps only for 408/409/429."""
+    return UpstreamError(
+        message,
+        status=status,
+        error_type=error_type or "invalid_request_error",
+        code=code,
+        param=param,
+        should_retry=status in (408, 409, 429),
+    )
+
+
+def target_unavailable(target: str, detail: str) -> UpstreamError:
+    """The target cannot be reached (connection refused or reset, or it answered 503): a retry may help."""
+    return UpstreamError(
+        f"The target model '{target}' is unavailable: {detail}",
+        status=503,
+        code="target_unavailable",
+        should_retry=True,
+    )
+
+
+def target_timeout(target: str, timeout_s: float) -> UpstreamError:
+    return UpstreamError(
+        f"The target model '{target}' did not answer within {timeout_s:g} s.",
+        status=504,
+        code="target_timeout",
+        should_retry=True,
+    )
+
+
+def target_failed(target: str, detail: str, *, should_retry: bool) -> UpstreamError:
+    """The target answered with a server error or an unusable response."""
+    return UpstreamError(
+        f"The target model '{target}' failed: {detail}",
+        status=502,
+        code="bad_gateway",
+        should_retry=should_retry,
+    )
+
+
 def error_response(error: GatewayError, headers: dict[str, str] | None = None) -> JSONResponse:
     out = dict(headers or {})
     if error.should_retry is not None:
@@ -104,6 +193,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
+        if isinstance(exc.__cause__, GatewayError):  # e.g. the body size limit hit while FastAPI read the body
+            return error_response(exc.__cause__)
         if exc.status_code == 404:
             return error_response(RouteNotFound(f"No route for {request.method} {request.url.path}."))
         if exc.status_code == 405:
@@ -113,6 +204,7 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(error)
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        logging.getLogger("mpr.gateway").error("unexpected error on %s", request.url.path, exc_info=exc)
         error = GatewayError("The gateway failed unexpectedly; this is a bug.")
         return error_response(error)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib.resources
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from symspellpy import SymSpell, Verbosity
 from symspellpy.editdistance import DistanceAlgorithm, EditDistance
@@ -53,6 +53,9 @@ def _edit_kind(typo: str, term: str) -> int:
     return 1 if undoubled else -1
 
 
+_CORRECTIONS_CACHED = 50_000
+
+
 @dataclass(frozen=True)
 class Lexicon:
     """Word frequencies for detection (the whole dictionary) and a pruned SymSpell index for correction."""
@@ -61,6 +64,8 @@ class Lexicon:
     speller: SymSpell
     max_edit_distance: int
     comparer: EditDistance
+    # correct() is pure and the hot path's costliest call (symspell lookups): memoised, bounded.
+    _corrections: dict[tuple[str, int], str | None] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def load(cls, config: SpellingConfig) -> Lexicon:
@@ -110,6 +115,16 @@ class Lexicon:
             limit = min(limit, max_distance)
         if len(lower) < 3 or limit < 1:
             return None
+        key = (lower, limit)
+        if key in self._corrections:
+            return self._corrections[key]
+        if len(self._corrections) >= _CORRECTIONS_CACHED:
+            self._corrections.clear()
+        corrected = self._lookup(lower, limit)
+        self._corrections[key] = corrected
+        return corrected
+
+    def _lookup(self, lower: str, limit: int) -> str | None:
         found = self.speller.lookup(lower, Verbosity.CLOSEST, max_edit_distance=limit)
         if not found:
             return None

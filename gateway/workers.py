@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 import httpx
 import openai
@@ -30,7 +33,8 @@ class WorkerError(Exception):
 def translate_error(worker: str, exc: Exception) -> WorkerError:
     """openai client errors -> WorkerError; only here."""
     if isinstance(exc, openai.APITimeoutError):
-        return WorkerError(worker, "timeout", "timed out", retryable=True)
+        # A hung endpoint would burn the stage's whole budget again: fail over instead of retrying it.
+        return WorkerError(worker, "timeout", "timed out", retryable=False)
     if isinstance(exc, openai.APIConnectionError):
         return WorkerError(worker, "connection", f"connection failed: {exc.__cause__ or exc}", retryable=True)
     if isinstance(exc, openai.APIStatusError):
@@ -40,6 +44,17 @@ def translate_error(worker: str, exc: Exception) -> WorkerError:
     if isinstance(exc, openai.APIError):
         return WorkerError(worker, "protocol", f"bad response: {exc}", retryable=False)
     return WorkerError(worker, "protocol", f"{type(exc).__name__}: {exc}", retryable=False)
+
+
+class CallObserver(Protocol):
+    """Told about every worker call attempt (the gateway's metrics)."""
+
+    def observe_worker_call(self, route: Route, result: str, seconds: float, usage: Usage | None) -> None: ...
+
+
+def call_result(error: WorkerError) -> str:
+    """A bounded label for a failed attempt: timeout, connection, protocol, unavailable, http_4xx, http_5xx."""
+    return f"http_{error.status // 100}xx" if error.status is not None else error.kind
 
 
 @dataclass(frozen=True)
@@ -55,8 +70,9 @@ class StageRequest:
 class WorkerPool:
     """One shared AsyncOpenAI client per worker endpoint (max_retries=0: retries live in this class only)."""
 
-    def __init__(self, workers: list[WorkerConfig], retry: RetryConfig) -> None:
+    def __init__(self, workers: list[WorkerConfig], retry: RetryConfig, observer: CallObserver | None = None) -> None:
         self._retry = retry
+        self._observer = observer
         self._workers = {w.name: w for w in workers}
         self._clients = {w.name: self._client(w) for w in workers}
         self._probe = httpx.AsyncClient(timeout=5.0)
@@ -87,8 +103,25 @@ class WorkerPool:
         async for attempt in retrying:
             with attempt:
                 attempts += 1
-                completion = await self._chat_once(route, request, attempts)
+                completion = await self._observed_call(route, request, attempts)
         return _stage_text(route, completion), attempts
+
+    async def _observed_call(self, route: Route, request: StageRequest, attempt: int) -> ChatCompletion:
+        if self._observer is None:
+            return await self._chat_once(route, request, attempt)
+        started = time.perf_counter()
+        result, usage = "cancelled", None
+        try:
+            completion = await self._chat_once(route, request, attempt)
+            result = "ok"
+            if completion.usage is not None:
+                usage = Usage(completion.usage.prompt_tokens, completion.usage.completion_tokens)
+            return completion
+        except WorkerError as exc:
+            result = call_result(exc)
+            raise
+        finally:
+            self._observer.observe_worker_call(route, result, time.perf_counter() - started, usage)
 
     async def _chat_once(self, route: Route, request: StageRequest, attempt: int) -> ChatCompletion:
         client = self._clients[route.worker]
@@ -103,7 +136,7 @@ class WorkerPool:
                 presence_penalty=d.presence_penalty,
                 frequency_penalty=d.frequency_penalty,
                 seed=d.seed,
-                timeout=request.timeout_s,
+                timeout=min(request.timeout_s, self._retry.attempt_timeout_s or request.timeout_s),
                 extra_headers={"X-Request-Id": f"{request.request_id}-a{attempt}"},
             )
         except openai.OpenAIError as exc:
@@ -117,6 +150,21 @@ class WorkerPool:
         except httpx.HTTPError as exc:
             return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         return None if response.status_code == 200 else f"/health answered {response.status_code}"
+
+    async def probe_adapter(self, worker: str, adapter: str, timeout_s: float) -> str | None:
+        """A one-token completion of the adapter (vLLM's /health stays 200 while its engine hangs)."""
+        try:
+            await self._clients[worker].chat.completions.create(
+                model=adapter,
+                messages=[{"role": "user", "content": "ping"}],
+                max_tokens=1,
+                temperature=0.0,
+                timeout=timeout_s,
+                extra_headers={"X-Request-Id": f"mpr-probe-{uuid.uuid4().hex}"},
+            )
+        except openai.OpenAIError as exc:
+            return str(translate_error(worker, exc))
+        return None
 
 
 def _stage_text(route: Route, completion: ChatCompletion) -> StageText:

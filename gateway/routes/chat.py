@@ -1,23 +1,30 @@
-"""`POST /v1/chat/completions` for the refine model: the refined prompt as the assistant's answer."""
+"""`POST /v1/chat/completions`: the refined prompt as the answer (refine model), or refine-then-answer (targets)."""
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import time
 from collections.abc import Iterator
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.background import BackgroundTask
 
 from config import STAGE_NAMES, StageName
+from gateway.deadline import DEADLINE_HEADER, request_deadline_s
 from gateway.errors import InvalidRequest, ModelNotFound
 from gateway.identity import new_id, request_id_of
 from gateway.pipeline.outcomes import Refinement
 from gateway.pipeline.refinement import RefineOptions
+from gateway.relay import answer_body, forwarded_body, refinement_details, relay_stream
+from gateway.routes.idempotent import header_key, respond_once
 from gateway.routes.refine import check_prompt, log_refinement, stage_header
-from gateway.state import gateway_state
+from gateway.state import GatewayState, gateway_state
 from gateway.streaming import sse_from_chunks
+from gateway.telemetry import note_request
 
 router = APIRouter()
 
@@ -34,8 +41,8 @@ class ChatBody(BaseModel):
     n: int | None = Field(None, ge=1, le=16)
 
 
-def last_user_text(messages: list[dict[str, Any]]) -> tuple[int, str]:
-    """Index and text of the last user message; text parts of a content list are joined."""
+def find_last_user(messages: list[dict[str, Any]]) -> tuple[int, str | None] | None:
+    """Index and text of the last user message (None: it has no text); None when there is no user message."""
     for index in range(len(messages) - 1, -1, -1):
         message = messages[index]
         if message.get("role") != "user":
@@ -47,11 +54,34 @@ def last_user_text(messages: list[dict[str, Any]]) -> tuple[int, str]:
             texts = [p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text"]
             if texts:
                 return index, "\n".join(t for t in texts if isinstance(t, str))
+        return index, None
+    return None
+
+
+def last_user_text(messages: list[dict[str, Any]]) -> tuple[int, str]:
+    """Index and text of the last user message; text parts of a content list are joined."""
+    found = find_last_user(messages)
+    if found is None:
+        raise InvalidRequest("The conversation has no user message to refine.", param="messages")
+    index, text = found
+    if text is None:
         raise InvalidRequest("The last user message has no text content.", param=f"messages.{index}.content")
-    raise InvalidRequest("The conversation has no user message to refine.", param="messages")
+    return index, text
 
 
 def refine_options(body: ChatBody, request: Request) -> RefineOptions:
+    """The stages (below) and the deadline: `mpr.deadline_ms` or `x-mpr-deadline-ms`, capped by the config."""
+    extra = body.model_extra or {}
+    mpr = extra.get("mpr")
+    asked = mpr.get("deadline_ms") if isinstance(mpr, dict) else None
+    if asked is not None and (not isinstance(asked, int) or isinstance(asked, bool)):
+        raise InvalidRequest("mpr.deadline_ms must be an integer (milliseconds).", param="mpr.deadline_ms")
+    limit_s = gateway_state(request).cluster.gateway.request_timeout_s
+    deadline_s = request_deadline_s(limit_s, request.headers.get(DEADLINE_HEADER), asked)
+    return dataclasses.replace(_stage_options(body, request), deadline_s=deadline_s)
+
+
+def _stage_options(body: ChatBody, request: Request) -> RefineOptions:
     """Stages from the `mpr.stages` body field or the `x-mpr-stages` header (`none` turns refinement off)."""
     extra = body.model_extra or {}
     given: Any = (extra.get("mpr") or {}).get("stages") if isinstance(extra.get("mpr"), dict) else None
@@ -112,25 +142,73 @@ def completion_chunks(
 
 
 @router.post("/v1/chat/completions", response_model=None)
-async def chat_completions(body: ChatBody, request: Request) -> JSONResponse | StreamingResponse:
-    started = time.perf_counter()
+async def chat_completions(body: ChatBody, request: Request) -> Response:
+    """With an `Idempotency-Key` header the request runs once per key; repeats get the stored response."""
+    key = header_key(request, bool(body.stream))
+    if key is None:
+        return await _chat_completions(body, request)
+    payload = {"body": body.model_dump(), "stages": request.headers.get("x-mpr-stages")}
+    produce = functools.partial(_chat_completions, body, request)
+    return await respond_once(request, "/v1/chat/completions", key, payload, produce)
+
+
+async def _chat_completions(body: ChatBody, request: Request) -> JSONResponse | StreamingResponse:
     state = gateway_state(request)
     request_id = request_id_of(request)
-    if body.model != state.cluster.gateway.refine_model:
-        raise ModelNotFound(f"The model '{body.model}' does not exist on this gateway.", param="model")
     if body.stream_options is not None and not body.stream:
         raise InvalidRequest("stream_options is only allowed when stream is true.", param="stream_options")
+    if body.model in state.targets:
+        return await answer_with_target(state, body, request, request_id)
+    if body.model != state.cluster.gateway.refine_model:
+        known = ", ".join([state.cluster.gateway.refine_model, *state.targets.names])
+        message = f"The model '{body.model}' does not exist on this gateway (models: {known})."
+        raise ModelNotFound(message, param="model")
     index, text = last_user_text(body.messages)
     check_prompt(state, text, f"messages.{index}.content")
     run_id = new_id("run")
     refinement = await state.refiner.refine(text, run_id, request_id, refine_options(body, request))
-    log_refinement(state, "/v1/chat/completions", request_id, refinement)
+    log_refinement(request, body.model, refinement)
     headers = {"x-request-id": request_id, "x-mpr-run-id": run_id, "x-mpr-stages": stage_header(refinement)}
     completion_id, created, n = new_id("chatcmpl"), int(time.time()), body.n or 1
-    state.metrics.observe_request("/v1/chat/completions", body.model, 200, time.perf_counter() - started)
     if body.stream:
         include_usage = bool((body.stream_options or {}).get("include_usage"))
         chunks = completion_chunks(completion_id, body.model, created, n, refinement, include_usage)
         headers["cache-control"] = "no-cache"
         return StreamingResponse(sse_from_chunks(chunks), media_type="text/event-stream", headers=headers)
     return JSONResponse(completion_body(completion_id, body.model, created, n, refinement), headers=headers)
+
+
+async def refine_for_target(
+    state: GatewayState, body: ChatBody, request: Request, request_id: str, run_id: str
+) -> tuple[int | None, Refinement | None]:
+    """Refine the last user message unless turned off (`none`) or there is no text to refine (then relay only)."""
+    options = refine_options(body, request)
+    index, text = find_last_user(body.messages) or (None, None)
+    if options.stages == frozenset() or index is None or text is None or not text.strip():
+        note_request(request, body.model)
+        return None, None
+    check_prompt(state, text, f"messages.{index}.content")
+    refinement = await state.refiner.refine(text, run_id, request_id, options)
+    log_refinement(request, body.model, refinement)
+    return index, refinement
+
+
+async def answer_with_target(
+    state: GatewayState, body: ChatBody, request: Request, request_id: str
+) -> JSONResponse | StreamingResponse:
+    """Refine, forward the whole request to the target, return its answer (streamed as it arrives)."""
+    run_id = new_id("run")
+    index, refinement = await refine_for_target(state, body, request, request_id, run_id)
+    payload = forwarded_body(body.model_dump(exclude_unset=True), index, refinement)
+    stages = stage_header(refinement) if refinement is not None else "none"
+    headers = {"x-request-id": request_id, "x-mpr-run-id": run_id, "x-mpr-stages": stages}
+    if body.stream:
+        stream = await state.targets.open_stream(body.model, payload, request_id)
+        include_usage = bool((body.stream_options or {}).get("include_usage"))
+        events = relay_stream(stream, body.model, include_usage, lambda exc: state.targets.translate(body.model, exc))
+        headers["cache-control"] = "no-cache"
+        # The background close also runs when the client disconnects before the first chunk.
+        closing = BackgroundTask(stream.aclose)
+        return StreamingResponse(events, media_type="text/event-stream", headers=headers, background=closing)
+    answer = await state.targets.complete(body.model, payload, request_id)
+    return JSONResponse(answer_body(answer, body.model, refinement_details(run_id, refinement)), headers=headers)

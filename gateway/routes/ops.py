@@ -22,7 +22,7 @@ async def health() -> dict[str, str]:
 async def ready(request: Request) -> JSONResponse:
     state = gateway_state(request)
     # A fresh probe (bounded by probe_timeout_s), so the answer is never older than this request.
-    await probe_all(state.pool, state.registry, state.cluster.gateway.probe_timeout_s)
+    await probe_all(state.pool, state.registry, state.cluster.gateway)
     ok, body = readiness(state.cluster, state.registry)
     return JSONResponse(body, status_code=200 if ok else 503)
 
@@ -30,18 +30,14 @@ async def ready(request: Request) -> JSONResponse:
 @router.get("/metrics")
 async def metrics(request: Request) -> Response:
     state = gateway_state(request)
-    for name, view in state.registry.views().items():
-        state.metrics.endpoint_up.labels(name).set(1.0 if view.available else 0.0)
+    # Endpoint gauges (breaker, availability, in-flight) are read from the registry during render().
     return Response(state.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
 
 @router.get("/v1/models")
 async def list_models(request: Request) -> dict[str, Any]:
+    """The refine model, then every downstream target (refine-then-answer) by its public name."""
     state = gateway_state(request)
-    card = {
-        "id": state.cluster.gateway.refine_model,
-        "object": "model",
-        "created": state.started_at,
-        "owned_by": "mpr-gateway",
-    }
-    return {"object": "list", "data": [card]}
+    names = [state.cluster.gateway.refine_model, *state.targets.names]
+    cards = [{"id": name, "object": "model", "created": state.started_at, "owned_by": "mpr-gateway"} for name in names]
+    return {"object": "list", "data": cards}

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-import json
-import time
-from typing import Any
+import functools
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from config import StageName, Tier
+from gateway.deadline import DEADLINE_HEADER, request_deadline_s
 from gateway.errors import InvalidRequest
 from gateway.identity import new_id, request_id_of
 from gateway.pipeline.outcomes import Refinement
 from gateway.pipeline.refinement import RefineOptions
+from gateway.routes.idempotent import respond_once
 from gateway.state import GatewayState, gateway_state
+from gateway.telemetry import note_request
 
 router = APIRouter()
 
@@ -26,10 +27,13 @@ class RefineBody(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     prompt: str
-    run_id: str | None = Field(None, max_length=200)
+    # Echoed in the x-mpr-run-id header: visible ASCII only.
+    run_id: str | None = Field(None, max_length=200, pattern=r"^[!-~]+$")
     idempotency_key: str | None = Field(None, max_length=200)
     stages: list[StageName] | None = None
     tier: Tier | None = None
+    # A shorter overall deadline than the gateway's (also the x-mpr-deadline-ms header).
+    deadline_ms: int | None = Field(None, ge=1, le=3_600_000)
 
 
 def check_prompt(state: GatewayState, prompt: str, param: str) -> None:
@@ -44,33 +48,32 @@ def stage_header(refinement: Refinement) -> str:
     return ";".join(f"{name}={report.status}" for name, report in refinement.stages.items())
 
 
-def log_refinement(state: GatewayState, route: str, request_id: str, refinement: Refinement) -> None:
-    state.metrics.observe_refinement(refinement)
-    record: dict[str, Any] = {
-        "event": "refine",
-        "route": route,
-        "run_id": refinement.run_id,
-        "request_id": request_id,
-        "latency_ms": round(refinement.latency_ms, 2),
-        "stages": {
-            n: {"status": r.status, "reason": r.reason, "ms": round(r.latency_ms, 1)}
-            for n, r in refinement.stages.items()
-        },
-    }
-    state.logger.info(json.dumps(record))
+def log_refinement(request: Request, model: str, refinement: Refinement) -> None:
+    """Hand the refinement to the telemetry middleware: it counts, times and logs the request once it ends."""
+    note_request(request, model, refinement)
 
 
-@router.post("/refine")
-async def refine(body: RefineBody, request: Request) -> JSONResponse:
-    started = time.perf_counter()
+@router.post("/refine", response_model=None)
+async def refine(body: RefineBody, request: Request) -> Response:
+    """With an `idempotency_key` the pipeline runs once per key; repeats get the stored response."""
+    if body.idempotency_key is None:
+        return await _refine(body, request)
+    return await respond_once(
+        request, "/refine", body.idempotency_key, body.model_dump(), functools.partial(_refine, body, request)
+    )
+
+
+async def _refine(body: RefineBody, request: Request) -> JSONResponse:
     state = gateway_state(request)
     request_id = request_id_of(request)
     check_prompt(state, body.prompt, "prompt")
     run_id = body.run_id or new_id("run")
-    options = RefineOptions(frozenset(body.stages) if body.stages is not None else None, body.tier)
+    deadline_s = request_deadline_s(
+        state.cluster.gateway.request_timeout_s, request.headers.get(DEADLINE_HEADER), body.deadline_ms
+    )
+    options = RefineOptions(frozenset(body.stages) if body.stages is not None else None, body.tier, deadline_s)
     refinement = await state.refiner.refine(body.prompt, run_id, request_id, options)
-    log_refinement(state, "/refine", request_id, refinement)
+    log_refinement(request, state.cluster.gateway.refine_model, refinement)
     payload = {**refinement.details(), "idempotency_key": body.idempotency_key, "request_id": request_id}
-    state.metrics.observe_request("/refine", "mpr-refine", 200, time.perf_counter() - started)
     headers = {"x-request-id": request_id, "x-mpr-run-id": run_id, "x-mpr-stages": stage_header(refinement)}
     return JSONResponse(payload, headers=headers)

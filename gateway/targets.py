@@ -1,0 +1,209 @@
+"""Downstream targets: one client per configured model, the one retry layer (before the first byte) and errors."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, Protocol, TypeVar
+
+import openai
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
+
+from config import Cluster, OpenAITargetConfig
+from config.cluster import RetryConfig
+from gateway.errors import (
+    GatewayError,
+    UpstreamError,
+    target_failed,
+    target_rejected,
+    target_timeout,
+    target_unavailable,
+)
+from gateway.litellm_target import LitellmTarget, load_litellm
+
+T = TypeVar("T")
+JsonDict = dict[str, Any]
+_RETRY_STATUSES = (429, 502, 503, 504)
+
+
+class TargetStream(Protocol):
+    """An upstream stream whose response headers have arrived: its SSE data payloads, then close."""
+
+    def events(self) -> AsyncIterator[str]: ...
+
+    async def aclose(self) -> None: ...
+
+
+class Target(Protocol):
+    """One downstream model; `body` is the client's request (already refined), sent as it is."""
+
+    timeout_s: float
+
+    async def complete(self, body: JsonDict, request_id: str) -> JsonDict: ...
+
+    async def open_stream(self, body: JsonDict, request_id: str) -> TargetStream: ...
+
+    async def aclose(self) -> None: ...
+
+
+class _OpenAIStream:
+    """The raw SSE lines of an openai streaming response, relayed as they arrive."""
+
+    def __init__(self, manager: Any, response: Any) -> None:
+        self._manager = manager
+        self._response = response
+        self._closed = False
+
+    async def events(self) -> AsyncIterator[str]:
+        done = False
+        async for line in self._response.iter_lines():
+            # Blank separators, `:` keep-alives and `event:` lines are not relayed. After [DONE] the body is read
+            # to its end, so that the connection goes back to the pool instead of being closed.
+            if done or not line.startswith("data:"):
+                continue
+            data = line[len("data:") :].strip()
+            if data == "[DONE]":
+                done = True
+                continue
+            yield data
+
+    async def aclose(self) -> None:
+        if not self._closed:
+            self._closed = True
+            await self._manager.__aexit__(None, None, None)
+
+
+class OpenAITarget:
+    """An OpenAI-compatible server called with one shared AsyncOpenAI client (max_retries=0)."""
+
+    def __init__(self, config: OpenAITargetConfig) -> None:
+        self._config = config
+        self.timeout_s = config.timeout_s
+        key = config.api_key.get_secret_value() if config.api_key else "EMPTY"
+        self._client = openai.AsyncOpenAI(
+            base_url=str(config.base_url), api_key=key, max_retries=0, timeout=config.timeout_s
+        )
+
+    def _request(self, body: JsonDict, request_id: str) -> Any:
+        rest = {k: v for k, v in body.items() if k not in ("model", "messages", "stream")}
+        wanted = self._config.max_tokens_param
+        other = "max_tokens" if wanted == "max_completion_tokens" else "max_completion_tokens"
+        if other in rest and wanted not in rest:
+            rest[wanted] = rest.pop(other)
+        return self._client.chat.completions.with_streaming_response.create(
+            model=self._config.model,
+            messages=body.get("messages", []),
+            stream=bool(body.get("stream")),
+            extra_body=rest,
+            extra_headers={"X-Request-Id": request_id},
+        )
+
+    async def complete(self, body: JsonDict, request_id: str) -> JsonDict:
+        async with self._request(body, request_id) as response:
+            answer = await response.json()
+        if not isinstance(answer, dict):
+            raise openai.APIError("the answer is not a JSON object", response.http_response.request, body=None)
+        return answer
+
+    async def open_stream(self, body: JsonDict, request_id: str) -> TargetStream:
+        manager = self._request(body, request_id)
+        response = await manager.__aenter__()
+        return _OpenAIStream(manager, response)
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+
+def _upstream_error_fields(exc: openai.APIStatusError) -> tuple[str | None, str | None, str | None]:
+    body = exc.body if isinstance(exc.body, dict) else {}
+    error_type, code, param = body.get("type"), body.get("code"), body.get("param")
+    return (
+        error_type if isinstance(error_type, str) else None,
+        code if isinstance(code, str) else None,
+        param if isinstance(param, str) else None,
+    )
+
+
+def translate_target_error(name: str, timeout_s: float, exc: BaseException) -> GatewayError:
+    """openai (and litellm, whose errors subclass them) exceptions -> typed gateway errors; only here."""
+    if isinstance(exc, GatewayError):
+        return exc
+    if isinstance(exc, openai.APITimeoutError):
+        return target_timeout(name, timeout_s)
+    if isinstance(exc, openai.APIConnectionError):
+        return target_unavailable(name, f"connection failed ({exc.__cause__ or exc})")
+    if isinstance(exc, openai.APIStatusError):
+        status = exc.status_code
+        message = exc.body.get("message") if isinstance(exc.body, dict) else None
+        detail = str(message) if message else exc.message
+        if 400 <= status < 500:
+            return target_rejected(detail, status, *_upstream_error_fields(exc))
+        if status == 503:
+            return target_unavailable(name, f"HTTP 503: {detail}")
+        return target_failed(name, f"HTTP {status}: {detail}", should_retry=True)
+    return target_failed(name, f"{type(exc).__name__}: {exc}", should_retry=False)
+
+
+def _retryable(exc: BaseException) -> bool:
+    """Only errors a repeat can fix, and only those the request never got an answer for (no timeouts)."""
+    return isinstance(exc, UpstreamError) and exc.status_code in _RETRY_STATUSES and exc.code != "target_timeout"
+
+
+class TargetPool:
+    """The configured targets by public name; calls go through `call` (translation and the one retry layer)."""
+
+    def __init__(self, targets: dict[str, Target], retry: RetryConfig) -> None:
+        self._targets = targets
+        self._retry = retry
+
+    @classmethod
+    def build(cls, cluster: Cluster) -> TargetPool:
+        """One client per target; litellm is imported only when a litellm target is configured."""
+        litellm = None
+        targets: dict[str, Target] = {}
+        for name, config in cluster.targets.items():
+            if isinstance(config, OpenAITargetConfig):
+                targets[name] = OpenAITarget(config)
+                continue
+            litellm = litellm or load_litellm()
+            targets[name] = LitellmTarget(config, litellm)
+        return cls(targets, cluster.retry)
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._targets)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._targets
+
+    def translate(self, name: str, exc: BaseException) -> GatewayError:
+        return translate_target_error(name, self._targets[name].timeout_s, exc)
+
+    async def complete(self, name: str, body: JsonDict, request_id: str) -> JsonDict:
+        target = self._targets[name]
+        return await self._call(name, lambda rid: target.complete(body, rid), request_id)
+
+    async def open_stream(self, name: str, body: JsonDict, request_id: str) -> TargetStream:
+        """Up to the response headers: retried like `complete`; nothing is retried once it returns."""
+        target = self._targets[name]
+        return await self._call(name, lambda rid: target.open_stream(body, rid), request_id)
+
+    async def _call(self, name: str, attempt_fn: Callable[[str], Awaitable[T]], request_id: str) -> T:
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self._retry.attempts),
+            wait=wait_exponential(multiplier=self._retry.backoff_s, max=1.0),
+            retry=retry_if_exception(_retryable),
+            reraise=True,
+        )
+        attempts = 0
+        async for attempt in retrying:
+            with attempt:
+                attempts += 1
+                try:
+                    return await attempt_fn(f"{request_id}-target-a{attempts}")
+                except Exception as exc:
+                    raise self.translate(name, exc) from exc
+        raise AssertionError("unreachable: tenacity reraises")
+
+    async def aclose(self) -> None:
+        for target in self._targets.values():
+            await target.aclose()

@@ -1,0 +1,1 @@
+"""Drop-in compatibility: real client libraries against the gateway over loopback."""
