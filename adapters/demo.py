@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from adapters.progress import CommandFailedError, Progress
+from adapters.shipped import install, is_installed, shipped_dir, user_trained
 from adapters.toolchain import EngineToolchain
 from config.environment import MprEnvironment, process_environ
 
@@ -23,7 +24,10 @@ class DemoBuildError(Exception):
 
 @dataclass(frozen=True)
 class DemoAdapterRecipe:
-    """A seeded random LoRA adapter; a trained adapter placed at its path is kept as is."""
+    """A seeded random LoRA adapter, or (`shipped`) the trained one in adapters/trained/ when its base matches.
+
+    An adapter someone trained into its path with `mpr adapters train` is kept as is.
+    """
 
     name: str
     seed: int
@@ -33,10 +37,11 @@ class DemoAdapterRecipe:
     # Std of the seeded A and B entries: 0.08 changes SmolLM2's greedy text within a few tokens yet keeps it
     # fluent (0.05 diverges only after ~10 tokens; 0.1 gives garbage).
     std: float = 0.08
+    shipped: str | None = None  # folder under adapters/trained/ (rank/alpha/targets above must match it)
 
 
 DEMO_ADAPTERS: tuple[DemoAdapterRecipe, ...] = (
-    DemoAdapterRecipe("demo-cleaner", seed=1),
+    DemoAdapterRecipe("demo-cleaner", seed=1, shipped="demo-cleaner"),
     DemoAdapterRecipe("demo-describer", seed=2),
 )
 
@@ -90,7 +95,21 @@ class DemoBuilder:
         self.recipes = recipes
 
     def is_complete(self) -> bool:
-        return self.layout.model_ready() and not self.layout.missing_adapters(self.recipes)
+        shipped_ok = all(self._shipped_in_place(r) for r in self.recipes if r.shipped)
+        return self.layout.model_ready() and not self.layout.missing_adapters(self.recipes) and shipped_ok
+
+    def _shipped_in_place(self, recipe: DemoAdapterRecipe) -> bool:
+        target = self.layout.adapter_dir(recipe.name)
+        return is_installed(shipped_dir(str(recipe.shipped)), target) or user_trained(target)
+
+    def _install_shipped(self, progress: Progress) -> list[DemoAdapterRecipe]:
+        """Install the shipped trained adapters; return the recipes still to build as seeded random adapters."""
+        for recipe in self.recipes:
+            if recipe.shipped and not self._shipped_in_place(recipe):
+                target = self.layout.adapter_dir(recipe.name)
+                if not install(shipped_dir(recipe.shipped), target, self.layout.model_dir, progress):
+                    progress.say(f"{recipe.name}: using a seeded random adapter (train one: mpr adapters train)")
+        return self.layout.missing_adapters(self.recipes)
 
     def build(self, progress: Progress) -> DemoLayout:
         if self.is_complete():
@@ -99,9 +118,13 @@ class DemoBuilder:
         started = time.monotonic()
         python = self.toolchain.ensure(progress)
         gguf = None if self.layout.model_ready() else self._fetch_gguf(python, progress)
-        missing = self.layout.missing_adapters(self.recipes)
         try:
-            for group in self._groups(missing):
+            if gguf is not None:
+                argv = self._builder_argv(python, gguf, [])
+                progress.run("converting the demo model", argv, cwd=self.layout.root, env=self._builder_env())
+                gguf = None
+            missing = self._install_shipped(progress)
+            for group in self._groups(missing) if missing else []:
                 progress.run(
                     "building demo model/adapters",
                     self._builder_argv(python, gguf, group),

@@ -31,7 +31,9 @@ def short_cluster(engine: EngineWorker) -> Cluster:
         for name, stage in engine.cluster.stages.items()
     }
     arbiter = engine.cluster.arbiter.model_copy(update={"enabled": False})
-    return engine.cluster.model_copy(update={"stages": stages, "arbiter": arbiter})
+    # No background adapter probes: the tests count the engine's requests.
+    gateway = engine.cluster.gateway.model_copy(update={"probe_adapters": False})
+    return engine.cluster.model_copy(update={"stages": stages, "arbiter": arbiter, "gateway": gateway})
 
 
 @pytest.fixture
