@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import socket
 import statistics
 import sys
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-import uvicorn
 
 from config import Cluster
-from gateway.app import create_app
 from tests.fakes import Behaviour, FakeVllmServer
+from tests.serving import ServedGateway
 
 PROMPTS = (
     "what is the captial of frane",
@@ -80,41 +77,6 @@ def build_cluster(cleaner: str, describer: str, backup: str) -> Cluster:
     )
 
 
-class _Server(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config, started: threading.Event) -> None:
-        super().__init__(config)
-        self._started = started
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets)
-        self._started.set()
-
-
-class Gateway:
-    """The gateway on a loopback port, served by uvicorn in its own thread and event loop."""
-
-    def __init__(self, cluster: Cluster) -> None:
-        self._sock = socket.socket()
-        self._sock.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
-        self._started = threading.Event()
-        config = uvicorn.Config(create_app(cluster), log_level="warning", lifespan="on")
-        self._server = _Server(config, self._started)
-        self._thread = threading.Thread(
-            target=lambda: asyncio.run(self._server.serve(sockets=[self._sock])), daemon=True
-        )
-
-    def start(self) -> Gateway:
-        self._thread.start()
-        if not self._started.wait(timeout=60):
-            raise RuntimeError("the gateway did not start")
-        return self
-
-    def stop(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=15)
-
-
 def _worker(adapters: dict[str, str], port: int = 0, behaviour: Behaviour | None = None) -> FakeVllmServer:
     fake = FakeVllmServer("base", base_path="/models/base", adapters=adapters, port=port)
     fake.set_default(behaviour or Behaviour(delay=0.02))
@@ -167,7 +129,7 @@ async def run(rate: float, seconds: float, timeout_s: float) -> dict[str, PhaseS
     cleaner = _worker({"clean-a": "/adapters/clean-a"})
     describer = _worker({"desc-a": "/adapters/desc-a"})
     backup = _worker({"clean-a": "/adapters/clean-a", "desc-a": "/adapters/desc-a"})
-    gateway = Gateway(build_cluster(cleaner.base_url, describer.base_url, backup.base_url)).start()
+    gateway = ServedGateway(build_cluster(cleaner.base_url, describer.base_url, backup.base_url)).start()
     results = {phase: PhaseStats() for phase in PHASES}
     try:
         async with httpx.AsyncClient(base_url=gateway.url, timeout=timeout_s) as client:

@@ -10,7 +10,8 @@ import pytest
 
 from config import Cluster
 from tests.fakes import Behaviour, FakeVllmServer
-from tests.gateway.conftest import ServedGateway, make_cluster
+from tests.gateway.conftest import make_cluster
+from tests.serving import ServedGateway
 
 TARGET = "answer"
 LEGACY_TARGET = "answer-legacy"

@@ -11,7 +11,7 @@ from pydantic import BaseModel, SecretStr
 
 from tests.compat.conftest import TARGET
 from tests.fakes import Behaviour, FakeVllmServer
-from tests.gateway.conftest import ServedGateway
+from tests.serving import ServedGateway
 
 
 class Person(BaseModel):

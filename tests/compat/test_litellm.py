@@ -17,7 +17,8 @@ from gateway.app import create_app
 from gateway.litellm_target import load_litellm
 from tests.compat.conftest import TARGET
 from tests.fakes import Behaviour, FakeVllmServer
-from tests.gateway.conftest import ServedGateway, make_cluster, started_client
+from tests.gateway.conftest import make_cluster, started_client
+from tests.serving import ServedGateway
 
 ROOT = Path(__file__).resolve().parents[2]
 VIA_LITELLM = "via-litellm"

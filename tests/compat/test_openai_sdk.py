@@ -11,7 +11,7 @@ import pytest
 
 from tests.compat.conftest import DOWN_TARGET, LEGACY_TARGET, SLOW_TARGET, TARGET
 from tests.fakes import Behaviour, FakeVllmServer
-from tests.gateway.conftest import ServedGateway
+from tests.serving import ServedGateway
 
 NOISY = "who was ada lovelance"
 CLEAN = "Who was Ada Lovelace?"

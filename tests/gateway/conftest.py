@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
-import socket
-import threading
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 
 from config import Cluster
 from gateway.app import create_app
 from tests.fakes import FakeVllmServer
+from tests.serving import ServedGateway
 
 CLEANER_PROMPT = "Correct the prompt between the tags."
 DESCRIBER_PROMPT = "Give background about the prompt between the tags."
@@ -105,46 +102,6 @@ async def client(cluster: Cluster) -> AsyncIterator[httpx.AsyncClient]:
     """The gateway app in-process (lifespan run), over httpx's ASGI transport."""
     async for c in started_client(create_app(cluster)):
         yield c
-
-
-class _Server(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config, started: threading.Event) -> None:
-        super().__init__(config)
-        self._started = started
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets)
-        self._started.set()
-
-
-class ServedGateway:
-    """The gateway served by uvicorn on a loopback port in a thread, for real client libraries."""
-
-    def __init__(self, cluster: Cluster) -> None:
-        self._sock = socket.socket()
-        self._sock.bind(("127.0.0.1", 0))
-        self.port = self._sock.getsockname()[1]
-        config = uvicorn.Config(create_app(cluster), log_level="warning", lifespan="on")
-        self._started = threading.Event()
-        self._server = _Server(config, self._started)
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def _run(self) -> None:
-        asyncio.run(self._server.serve(sockets=[self._sock]))
-
-    def start(self) -> ServedGateway:
-        self._thread.start()
-        if not self._started.wait(timeout=15):
-            raise RuntimeError("the gateway did not start")
-        return self
-
-    def stop(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from schemathesis.checks import (
 )
 from schemathesis.generation.case import Case
 
-from tests.gateway.conftest import ServedGateway
+from tests.serving import ServedGateway
 
 # Cases per generation mode (valid and invalid data), spread over all operations; small enough for CI.
 CASES_PER_MODE = 60

@@ -6,7 +6,7 @@ import openai
 import pytest
 
 from tests.fakes import Behaviour, FakeVllmServer
-from tests.gateway.conftest import ServedGateway
+from tests.serving import ServedGateway
 
 NOISY = "who was ada lovelance"
 
