@@ -90,6 +90,9 @@ def _candidate_lines(text: str) -> list[str]:
         line = raw.strip(" -*•\t")
         if line and not line.endswith(":"):
             out.append(line)
+    # A last sentence without its full stop was cut off by max_tokens: half a fact is not background.
+    if out and out[-1][-1] not in ".!?)\"'":
+        out.pop()
     return out
 
 

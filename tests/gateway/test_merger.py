@@ -153,3 +153,9 @@ def test_background_keeps_useful_lines_among_bad_ones(lexicon: Lexicon) -> None:
     text = "What is the capital of France? Paris has been the capital of France since 987. Glorp snerf wumbo."
     merged = merger.merge(PROMPT, None, text, CONFIG, lexicon)
     assert merged.knowledge == ["Paris has been the capital of France since 987."]
+
+
+def test_background_cut_off_mid_sentence_loses_only_the_fragment(lexicon: Lexicon) -> None:
+    text = "Marie Curie was a physicist and chemist. She won two Nobel Prizes, including the one in"
+    lines = merger.knowledge_lines("Who was Marie Curie?", text, CONFIG, lexicon)
+    assert lines == ["Marie Curie was a physicist and chemist."]
