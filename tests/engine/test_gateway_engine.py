@@ -33,7 +33,13 @@ def short_cluster(engine: EngineWorker) -> Cluster:
     arbiter = engine.cluster.arbiter.model_copy(update={"enabled": False})
     # No background adapter probes: the tests count the engine's requests.
     gateway = engine.cluster.gateway.model_copy(update={"probe_adapters": False})
-    return engine.cluster.model_copy(update={"stages": stages, "arbiter": arbiter, "gateway": gateway})
+    # The local base-model target follows the worker to its test port.
+    targets = {
+        name: target.model_copy(update={"base_url": engine.base_url}) if target.kind == "openai" else target
+        for name, target in engine.cluster.targets.items()
+    }
+    update = {"stages": stages, "arbiter": arbiter, "gateway": gateway, "targets": targets}
+    return engine.cluster.model_copy(update=update)
 
 
 @pytest.fixture
@@ -100,6 +106,37 @@ async def test_chat_completions_and_streaming_through_the_engine(gateway: httpx.
     text = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks if c["choices"])
     assert text == plain["choices"][0]["message"]["content"], "greedy cleaner + seeded describer: same text"
     assert chunks[-1]["usage"]["completion_tokens"] > 0
+
+
+async def test_refine_then_answer_with_the_real_base_model(
+    gateway: httpx.AsyncClient, running_engine: EngineWorker
+) -> None:
+    base = running_engine.base_model
+    request = {
+        "model": base,
+        "messages": [
+            {"role": "system", "content": "Answer in one short sentence."},
+            {"role": "user", "content": NOISY},
+        ],
+        "max_completion_tokens": 8,
+        "temperature": 0,
+    }
+    response = await gateway.post("/v1/chat/completions", json=request)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["model"] == base
+    assert body["choices"][0]["message"]["content"]
+    assert body["usage"]["completion_tokens"] <= 8
+    assert body["mpr"]["stages"]["cleaner"]["adapter"] == "demo-cleaner"
+    assert response.headers["x-mpr-stages"].startswith("cleaner=")
+    streamed = await gateway.post(
+        "/v1/chat/completions", json={**request, "stream": True}, headers={"x-mpr-stages": "none"}
+    )
+    events = [e[len("data: ") :] for e in streamed.text.split("\n\n") if e]
+    assert events[-1] == "[DONE]"
+    chunks = [json.loads(e) for e in events[:-1]]
+    assert all(c["model"] == base for c in chunks)
+    assert "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
 
 
 async def test_killed_worker_gives_fallbacks_not_errors(
