@@ -8,7 +8,7 @@ import signal
 import sys
 from types import FrameType
 
-from config import ConfigError, load_cluster
+from config import Cluster, ConfigError, load_cluster
 
 
 def add_serve_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -22,16 +22,22 @@ def add_serve_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
 
 
 def serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from gateway.app import create_app
-    from gateway.logs import configure_logging
-
     try:
         cluster = load_cluster(args.config)
     except ConfigError as exc:
         print(f"mpr serve: {exc}", file=sys.stderr)
         return 2
+    run_gateway(cluster, args.host, args.port)
+    return 0
+
+
+def run_gateway(cluster: Cluster, host: str | None, port: int | None) -> None:
+    """Serve the gateway until SIGINT/SIGTERM, then drain; JSON logs on stderr."""
+    import uvicorn
+
+    from gateway.app import create_app
+    from gateway.logs import configure_logging
+
     settings = cluster.gateway
     configure_logging(settings.log_level)
     # uvicorn drains on SIGTERM (stops accepting, waits for in-flight requests up to the drain time, runs the
@@ -39,14 +45,13 @@ def serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _drained)
     uvicorn.run(
         create_app(cluster),
-        host=args.host or settings.host,
-        port=args.port or settings.port,
+        host=host or settings.host,
+        port=port or settings.port,
         log_level=settings.log_level,
         log_config=None,  # uvicorn's loggers propagate to the JSON handler set up above
         access_log=False,
         timeout_graceful_shutdown=max(1, math.ceil(settings.drain_timeout_s)),
     )
-    return 0
 
 
 def _drained(signum: int, frame: FrameType | None) -> None:

@@ -39,6 +39,8 @@ def configure_logging(level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # httpx logs every request (the probes too) at INFO: the gateway's own request line is the one that counts.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))
 
 
 def _stage_fields(refinement: Refinement, with_text: bool) -> dict[str, Any]:

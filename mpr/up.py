@@ -12,6 +12,7 @@ from adapters.demo import build_demo, default_demo_dir
 from adapters.progress import Progress
 from adapters.toolchain import EngineToolchain, ToolchainError
 from config import Cluster, ConfigError, MprEnvironment, load_cluster
+from gateway.cli import run_gateway
 from launch.plan import LaunchPlanError, ServerPlan, plan_node
 from launch.processes import WorkerProcesses, WorkerStartError
 
@@ -60,23 +61,16 @@ def _raise_stop(signum: int, frame: FrameType | None) -> None:
     raise _Stop
 
 
-def _serve_gateway(cluster: Cluster, host: str, port: int) -> None:
-    import logging
-
-    import uvicorn
-
-    from gateway.app import create_app
-
-    logging.basicConfig(level=cluster.gateway.log_level.upper(), format="%(message)s")
+def _announce(cluster: Cluster, host: str, port: int) -> None:
     print(
         f"\nmpr-gateway is up on http://{host}:{port}\n"
         f"  curl -s http://{host}:{port}/refine -H 'content-type: application/json'"
         ' -d \'{"prompt": "what is the captial of frane"}\'\n'
-        f"  OpenAI SDK: base_url='http://{host}:{port}/v1', model='{cluster.gateway.refine_model}'\n"
+        f"  OpenAI SDK: base_url='http://{host}:{port}/v1', model='{cluster.gateway.refine_model}'"
+        f" (refine only) or one of {sorted(cluster.targets)} (refine, then answer)\n"
         "Ctrl-C stops the gateway and the workers.\n",
         flush=True,
     )
-    uvicorn.run(create_app(cluster), host=host, port=port, log_level=cluster.gateway.log_level, access_log=False)
 
 
 def up(args: argparse.Namespace) -> int:
@@ -90,7 +84,8 @@ def up(args: argparse.Namespace) -> int:
             if plans:
                 workers.wait_ready(args.ready_timeout)
             signal.signal(signal.SIGTERM, previous)
-            _serve_gateway(cluster, args.host or cluster.gateway.host, args.port or cluster.gateway.port)
+            _announce(cluster, args.host or cluster.gateway.host, args.port or cluster.gateway.port)
+            run_gateway(cluster, args.host, args.port)
             progress.say("gateway stopped; stopping the workers")
     except (KeyboardInterrupt, _Stop):
         progress.say("stopped")

@@ -1,0 +1,73 @@
+"""`mpr up`, the README's main command, as a user runs it: a real worker and gateway, a request, Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from tests.engine.engine_worker import LOCAL_CLUSTER, free_loopback_port
+
+pytestmark = pytest.mark.engine
+
+
+def cluster_file(tmp_path: Path, gateway_port: int, worker_port: int) -> Path:
+    """config/local.yaml on other ports (so it runs beside anything on 8000/8100), prompts by absolute path."""
+    data = yaml.safe_load(LOCAL_CLUSTER.read_text())
+    data["gateway"]["port"] = gateway_port
+    for worker in data["workers"]:
+        worker["url"] = f"http://127.0.0.1:{worker_port}/v1"
+    for target in data.get("targets", {}).values():
+        target["base_url"] = f"http://127.0.0.1:{worker_port}/v1"
+    for stage in data["stages"].values():
+        stage["prompt_file"] = str(LOCAL_CLUSTER.parent / stage["prompt_file"])
+    path = tmp_path / "cluster.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes], deadline_s: float) -> None:
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "mpr up exited before the gateway was ready"
+        try:
+            if httpx.get(url + "/ready", timeout=5).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(1.0)  # polling a start-up that takes tens of seconds; not a timing assertion
+    raise AssertionError(f"{url} not ready within {deadline_s}s")
+
+
+def test_mpr_up_serves_refinements_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+    gateway_port, worker_port = free_loopback_port(), free_loopback_port()
+    config = cluster_file(tmp_path, gateway_port, worker_port)
+    log = (tmp_path / "up.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mpr", "up", "--config", str(config)],
+        stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ), start_new_session=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{gateway_port}"
+    try:
+        wait_ready(url, process, 600)
+        body = httpx.post(url + "/refine", json={"prompt": "what is the captial of frane"}, timeout=120).json()
+        assert body["stages"]["cleaner"]["adapter"] == "demo-cleaner"
+        assert body["stages"]["cleaner"]["status"] in ("ok", "rejected")
+        assert body["refined_prompt"]
+    finally:
+        process.send_signal(signal.SIGINT)
+        code = process.wait(timeout=90)
+        log.close()
+    output = (tmp_path / "up.log").read_text(errors="replace")
+    assert code == 0, output[-3000:]
+    assert f"mpr-gateway is up on http://127.0.0.1:{gateway_port}" in output
+    assert "stopped local-cpu" in output
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"http://127.0.0.1:{worker_port}/health", timeout=2)
