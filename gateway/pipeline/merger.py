@@ -138,7 +138,8 @@ def merge(
     """The final prompt: the cleaned prompt followed by a labelled background block.
 
     When the cleaner ran but gave nothing usable (it fell back or was rejected), the local cleaner's fix
-    of the original is the cleaned prompt.
+    of the original is the cleaned prompt; an accepted model correction gets the local cleaner's pass too,
+    for the misspellings and sentence starts the model left.
     """
     base = original.strip()
     cleaner_verdict: Verdict | None = None
@@ -148,7 +149,12 @@ def merge(
         cleaner_verdict = judge_cleaned(base, candidate, config, lexicon)
         cleaned = candidate if cleaner_verdict.accepted else base
     local_fix: LocalFix | None = None
-    if (cleaner_ran or cleaner_text is not None) and (cleaner_verdict is None or not cleaner_verdict.accepted):
+    if cleaner_verdict is not None and cleaner_verdict.accepted:
+        polish = local_clean(cleaned, lexicon)
+        if polish.changed:
+            local_fix = polish
+            cleaned = polish.text
+    elif cleaner_ran or cleaner_text is not None:
         local_fix = local_clean(base, lexicon)
         cleaned = local_fix.text
     describer_verdict: Verdict | None = None

@@ -33,8 +33,8 @@ def _skipped(reason: str) -> StageReport:
 
 
 def _with_local_fix(report: StageReport, local_fix: LocalFix | None) -> StageReport:
-    """A cleaner that fell back or was rejected keeps its status; the reason says what the local cleaner did."""
-    if local_fix is None or report.status not in ("fallback", "rejected"):
+    """The cleaner keeps its status; the reason says what the local cleaner did (a fix, or a polish of ok output)."""
+    if local_fix is None or (report.status == "ok" and not local_fix.changed):
         return report
     return replace(report, reason=f"{report.reason}; {local_fix.summary()}")
 

@@ -159,3 +159,28 @@ def test_background_cut_off_mid_sentence_loses_only_the_fragment(lexicon: Lexico
     text = "Marie Curie was a physicist and chemist. She won two Nobel Prizes, including the one in"
     lines = merger.knowledge_lines("Who was Marie Curie?", text, CONFIG, lexicon)
     assert lines == ["Marie Curie was a physicist and chemist."]
+
+
+def test_accepted_model_output_gets_the_local_polish(lexicon: Lexicon) -> None:
+    merged = merger.merge(
+        "is it safe to eat raw cookie dough?? my friend says its fine",
+        "Is it safe to eat raw cookie dough? my friend says it's fine. It is aproximately done.",
+        None,
+        CONFIG,
+        lexicon,
+        cleaner_ran=True,
+    )
+    assert merged.cleaner is not None
+    assert merged.cleaner.accepted
+    assert (
+        merged.cleaned_prompt
+        == "Is it safe to eat raw cookie dough? My friend says it's fine. It is approximately done."
+    )
+    assert merged.local_fix is not None
+    assert merged.local_fix.words_fixed == ("aproximately->approximately",)
+
+
+def test_local_polish_leaves_a_clean_model_output_alone(lexicon: Lexicon) -> None:
+    merged = merger.merge("what is the captial of frane", "What is the capital of France?", None, CONFIG, lexicon)
+    assert merged.cleaned_prompt == "What is the capital of France?"
+    assert merged.local_fix is None
