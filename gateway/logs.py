@@ -39,8 +39,9 @@ def configure_logging(level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # httpx logs every request (the probes too) at INFO: the gateway's own request line is the one that counts.
-    logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))
+    # httpx (httpx2 under openai 3) logs every request, probes too, at INFO: the gateway's own line is what counts.
+    for name in ("httpx", "httpx2"):
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
 
 
 def _stage_fields(refinement: Refinement, with_text: bool) -> dict[str, Any]:
