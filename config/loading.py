@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import SecretStr, ValidationError
@@ -71,26 +71,19 @@ def _resolve_stage(name: str, stage: StageConfig, base_dir: Path, env: MprEnviro
     return stage.model_copy(update={"system_prompt": text, "prompt_file": None})
 
 
-def _resolve_worker(index: int, worker: WorkerConfig, require_secrets: bool) -> WorkerConfig:
-    if worker.api_key_env is None:
-        return worker
-    value = read_env_var(worker.api_key_env)
-    if not value:
-        if not require_secrets:
-            return worker
-        raise ConfigError(f"workers[{index}].api_key_env: environment variable {worker.api_key_env} is not set")
-    return worker.model_copy(update={"api_key": SecretStr(value)})
+_Keyed = TypeVar("_Keyed", WorkerConfig, TargetConfig)
 
 
-def _resolve_target(name: str, target: TargetConfig, require_secrets: bool) -> TargetConfig:
-    if target.api_key_env is None:
-        return target
-    value = read_env_var(target.api_key_env)
+def _with_api_key(where: str, item: _Keyed, require_secrets: bool) -> _Keyed:
+    """Fill `api_key` from the variable named by `api_key_env` (workers and targets alike)."""
+    if item.api_key_env is None:
+        return item
+    value = read_env_var(item.api_key_env)
     if not value:
         if not require_secrets:
-            return target
-        raise ConfigError(f"targets.{name}.api_key_env: environment variable {target.api_key_env} is not set")
-    return target.model_copy(update={"api_key": SecretStr(value)})
+            return item
+        raise ConfigError(f"{where}.api_key_env: environment variable {item.api_key_env} is not set")
+    return item.model_copy(update={"api_key": SecretStr(value)})
 
 
 def _resolve_auth(auth: AuthConfig) -> AuthConfig:
@@ -121,8 +114,8 @@ def load_cluster(path: str | Path, env: MprEnvironment | None = None, *, require
         raise ConfigError(_format_errors(source, exc)) from exc
     base_dir = source.resolve().parent
     stages = {n: _resolve_stage(n, s, base_dir, env) for n, s in cluster.stages.items()}
-    workers = [_resolve_worker(i, w, require_secrets) for i, w in enumerate(cluster.workers)]
-    targets = {n: _resolve_target(n, t, require_secrets) for n, t in cluster.targets.items()}
+    workers = [_with_api_key(f"workers[{i}]", w, require_secrets) for i, w in enumerate(cluster.workers)]
+    targets = {n: _with_api_key(f"targets.{n}", t, require_secrets) for n, t in cluster.targets.items()}
     update: dict[str, Any] = {"stages": stages, "workers": workers, "targets": targets, **_expand_paths(cluster, env)}
     update["auth"] = _resolve_auth(cluster.auth).model_dump()
     # Re-validate as the plain model so callers never see the settings subclass.
