@@ -18,6 +18,7 @@ up: $(STAMP)
 	$(BIN)/mpr up
 
 test: $(STAMP)
+	bash .ci/system-deps
 	$(BIN)/python -m pytest -q
 
 test-fast: $(STAMP)
