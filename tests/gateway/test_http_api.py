@@ -87,8 +87,10 @@ async def test_two_slow_stages_take_the_time_of_one(
     cleaner_fake.set_default(Behaviour(delay=0.2))
     describer_fake.set_default(Behaviour(delay=0.2))
     body = (await client.post("/refine", json={"prompt": NOISY})).json()
-    assert body["stages"]["cleaner"]["latency_ms"] >= 200
-    assert body["latency_ms"] < 390, "sequential stages would take at least 400 ms"
+    cleaner, describer = (body["stages"][s]["latency_ms"] for s in ("cleaner", "describer"))
+    assert min(cleaner, describer) >= 200
+    # Relative, not absolute, so a loaded machine cannot fail it: one after the other would take their sum.
+    assert body["latency_ms"] < cleaner + describer, "the stages ran one after the other"
 
 
 async def test_hanging_stage_is_bounded_by_its_timeout(
