@@ -10,6 +10,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait
 
 from config import Cluster, OpenAITargetConfig
 from config.cluster import RetryConfig
+from gateway import http_target
 from gateway.errors import (
     GatewayError,
     UpstreamError,
@@ -22,6 +23,7 @@ from gateway.litellm_target import LitellmTarget, load_litellm
 
 T = TypeVar("T")
 JsonDict = dict[str, Any]
+ErrorFields = tuple[str | None, str | None, str | None]
 _RETRY_STATUSES = (429, 502, 503, 504)
 
 
@@ -45,75 +47,7 @@ class Target(Protocol):
     async def aclose(self) -> None: ...
 
 
-class _OpenAIStream:
-    """The raw SSE lines of an openai streaming response, relayed as they arrive."""
-
-    def __init__(self, manager: Any, response: Any) -> None:
-        self._manager = manager
-        self._response = response
-        self._closed = False
-
-    async def events(self) -> AsyncIterator[str]:
-        done = False
-        async for line in self._response.iter_lines():
-            # Blank separators, `:` keep-alives and `event:` lines are not relayed. After [DONE] the body is read
-            # to its end, so that the connection goes back to the pool instead of being closed.
-            if done or not line.startswith("data:"):
-                continue
-            data = line[len("data:") :].strip()
-            if data == "[DONE]":
-                done = True
-                continue
-            yield data
-
-    async def aclose(self) -> None:
-        if not self._closed:
-            self._closed = True
-            await self._manager.__aexit__(None, None, None)
-
-
-class OpenAITarget:
-    """An OpenAI-compatible server called with one shared AsyncOpenAI client (max_retries=0)."""
-
-    def __init__(self, config: OpenAITargetConfig) -> None:
-        self._config = config
-        self.timeout_s = config.timeout_s
-        key = config.api_key.get_secret_value() if config.api_key else "EMPTY"
-        self._client = openai.AsyncOpenAI(
-            base_url=str(config.base_url), api_key=key, max_retries=0, timeout=config.timeout_s
-        )
-
-    def _request(self, body: JsonDict, request_id: str) -> Any:
-        rest = {k: v for k, v in body.items() if k not in ("model", "messages", "stream")}
-        wanted = self._config.max_tokens_param
-        other = "max_tokens" if wanted == "max_completion_tokens" else "max_completion_tokens"
-        if other in rest and wanted not in rest:
-            rest[wanted] = rest.pop(other)
-        return self._client.chat.completions.with_streaming_response.create(
-            model=self._config.model,
-            messages=body.get("messages", []),
-            stream=bool(body.get("stream")),
-            extra_body=rest,
-            extra_headers={"X-Request-Id": request_id},
-        )
-
-    async def complete(self, body: JsonDict, request_id: str) -> JsonDict:
-        async with self._request(body, request_id) as response:
-            answer = await response.json()
-        if not isinstance(answer, dict):
-            raise openai.APIError("the answer is not a JSON object", response.http_response.request, body=None)
-        return answer
-
-    async def open_stream(self, body: JsonDict, request_id: str) -> TargetStream:
-        manager = self._request(body, request_id)
-        response = await manager.__aenter__()
-        return _OpenAIStream(manager, response)
-
-    async def aclose(self) -> None:
-        await self._client.close()
-
-
-def _upstream_error_fields(exc: openai.APIStatusError) -> tuple[str | None, str | None, str | None]:
+def _status_fields(exc: openai.APIStatusError) -> ErrorFields:
     body = exc.body if isinstance(exc.body, dict) else {}
     error_type, code, param = body.get("type"), body.get("code"), body.get("param")
     return (
@@ -123,23 +57,30 @@ def _upstream_error_fields(exc: openai.APIStatusError) -> tuple[str | None, str 
     )
 
 
+def _status_error(
+    name: str, status: int, detail: str, fields: tuple[str | None, str | None, str | None]
+) -> GatewayError:
+    """A target's 4xx is the client's error, passed on with its own type and code; a 5xx is the target's failure."""
+    if 400 <= status < 500:
+        return target_rejected(detail, status, *fields)
+    if status == 503:
+        return target_unavailable(name, f"HTTP 503: {detail}")
+    return target_failed(name, f"HTTP {status}: {detail}", should_retry=True)
+
+
 def translate_target_error(name: str, timeout_s: float, exc: BaseException) -> GatewayError:
-    """openai (and litellm, whose errors subclass them) exceptions -> typed gateway errors; only here."""
+    """Direct-target (aiohttp) and litellm (openai-typed) exceptions -> typed gateway errors; only here."""
     if isinstance(exc, GatewayError):
         return exc
-    if isinstance(exc, openai.APITimeoutError):
+    if isinstance(exc, openai.APITimeoutError) or http_target.is_timeout(exc):
         return target_timeout(name, timeout_s)
-    if isinstance(exc, openai.APIConnectionError):
-        return target_unavailable(name, f"connection failed ({exc.__cause__ or exc})")
+    if isinstance(exc, openai.APIConnectionError) or http_target.is_connection_failure(exc):
+        return target_unavailable(name, f"connection failed ({exc.__cause__ or exc or type(exc).__name__})")
+    if isinstance(exc, http_target.TargetHTTPError):
+        return _status_error(name, exc.status, exc.message, exc.fields())
     if isinstance(exc, openai.APIStatusError):
-        status = exc.status_code
         message = exc.body.get("message") if isinstance(exc.body, dict) else None
-        detail = str(message) if message else exc.message
-        if 400 <= status < 500:
-            return target_rejected(detail, status, *_upstream_error_fields(exc))
-        if status == 503:
-            return target_unavailable(name, f"HTTP 503: {detail}")
-        return target_failed(name, f"HTTP {status}: {detail}", should_retry=True)
+        return _status_error(name, exc.status_code, str(message) if message else exc.message, _status_fields(exc))
     return target_failed(name, f"{type(exc).__name__}: {exc}", should_retry=False)
 
 
@@ -162,7 +103,7 @@ class TargetPool:
         targets: dict[str, Target] = {}
         for name, config in cluster.targets.items():
             if isinstance(config, OpenAITargetConfig):
-                targets[name] = OpenAITarget(config)
+                targets[name] = http_target.HttpTarget(config)
                 continue
             litellm = litellm or load_litellm()
             targets[name] = LitellmTarget(config, litellm)

@@ -167,6 +167,18 @@ def test_stream_wire_shape_usage_null_then_usage_chunk(gateway: ServedGateway) -
     assert chunks[0]["choices"][0]["delta"]["role"] == "assistant"
 
 
+def test_a_stream_event_of_megabytes_is_relayed_whole(gateway: ServedGateway, answer: FakeVllmServer) -> None:
+    # One token of 3,000,000 characters: a single SSE line past aiohttp's readline limit, arriving over many reads.
+    word = "abcdefghij" * 300_000
+    answer.set_default(Behaviour(reply=f"{word} end"))
+    body = {"model": TARGET, "messages": [{"role": "user", "content": "Long."}], "stream": True}
+    response = httpx.post(gateway.url + "/v1/chat/completions", json=body, headers={"x-mpr-stages": "none"})
+    events = sse_payloads(response.text)
+    assert events[-1] == "[DONE]"
+    text = "".join(e["choices"][0]["delta"].get("content") or "" for e in events[:-1] if e["choices"])
+    assert text.split() == [word, "end"]
+
+
 def test_stream_without_include_usage_has_no_usage(gateway: ServedGateway) -> None:
     body = {"model": TARGET, "messages": [{"role": "user", "content": "Hi there."}], "stream": True}
     response = httpx.post(gateway.url + "/v1/chat/completions", json=body, headers={"x-mpr-stages": "none"})

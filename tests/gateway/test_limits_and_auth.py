@@ -159,7 +159,8 @@ async def test_worker_key_is_sent_on_stage_calls_and_probes(describer_fake: Fake
             ready = await client.get("/ready")
             body = (await client.post("/refine", json={"prompt": NOISY})).json()
         sent = {r.authorization for r in locked.requests()}
-    assert ready.json()["endpoints"]["cleaner-node"]["probe_ok"] is True
+    endpoint = ready.json()["endpoints"]["cleaner-node"]
+    assert endpoint["probe_ok"] is True, endpoint
     assert body["stages"]["cleaner"]["status"] == "ok"
     assert sent == {"Bearer worker-s3cret"}
 
