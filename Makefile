@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: up test test-fast lint venv clean
+.PHONY: up test test-fast lint venv clean bench-overhead bench-refine
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,13 @@ test: $(STAMP)
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not engine"
+
+# The two benchmarks of the observability issue, one command each from a clean clone (ARGS for their options).
+bench-overhead: $(STAMP)
+	$(BIN)/python -m benchmarks.overhead $(ARGS)
+
+bench-refine: $(STAMP)
+	$(BIN)/python -m benchmarks.refine_latency $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

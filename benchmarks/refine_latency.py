@@ -9,9 +9,11 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from adapters.messages import render_stage_messages
 from benchmarks.harness import (
     PERCENTILES,
     REPO,
@@ -32,9 +34,17 @@ SKIPPED = "What is 17 * 23?"  # arithmetic: the arbiter skips both stages, no wo
 BACKGROUND = "France is a country in Western Europe. Its capital city is Paris."
 
 
-def start_stack(
-    run_dir: Path, cleaner_s: float, describer_s: float, services: list[Service]
-) -> tuple[Service, dict[str, Any]]:
+@dataclass(frozen=True)
+class Stack:
+    """The gateway and, for the baseline, the slowest fake worker with the stage request it gets."""
+
+    gateway: Service
+    slowest: Service
+    slowest_body: dict[str, Any]
+    facts: dict[str, Any]
+
+
+def start_stack(run_dir: Path, cleaner_s: float, describer_s: float, services: list[Service]) -> Stack:
     """Two fake workers and the gateway; each joins `services` at once, so the caller stops them all."""
     services.append(fake_worker(run_dir, "cleaner", cleaner_s, None))
     services.append(fake_worker(run_dir, "describer", describer_s, BACKGROUND))
@@ -44,7 +54,17 @@ def start_stack(
     gateway = start_gateway(run_dir, gateway_cluster(cleaner.url, describer.url, {}, "info"))
     services.append(gateway)
     facts = {"startup_to_ready_s": gateway.wait_ready("/ready"), "idle_rss_mb": gateway.rss_mb()}
-    return gateway, facts
+    role, fake = ("describer", describer) if describer_s >= cleaner_s else ("cleaner", cleaner)
+    prompt = (REPO / "config" / "prompts" / f"{role}.md").read_text(encoding="utf-8")
+    adapter = "desc-a" if role == "describer" else "clean-a"
+    body = {"model": adapter, "messages": render_stage_messages(prompt, NOISY), "temperature": 0.0, "max_tokens": 64}
+    return Stack(gateway, fake, body, facts)
+
+
+def direct(stack: Stack, level: int, duration_s: float, run_dir: Path) -> float:
+    """p50 of the slowest stage's request sent straight to its fake worker: the floor for a refine."""
+    load = Load(stack.slowest.url + "/v1/chat/completions", stack.slowest_body, level, duration_s)
+    return percentile(run_load(load, run_dir)["latencies_ms"], 50)
 
 
 def measure(url: str, prompt: str, level: int, duration_s: float, run_dir: Path) -> dict[str, Any]:
@@ -63,16 +83,32 @@ def measure(url: str, prompt: str, level: int, duration_s: float, run_dir: Path)
     return out
 
 
-def report(results: dict[str, dict[int, dict[str, Any]]], slowest_s: float | None) -> str:
+def _difference(a: float | None, b: float | None) -> str:
+    return "-" if a is None or b is None else f"{a - b:.2f}"
+
+
+def report(results: dict[str, dict[int, dict[str, Any]]]) -> str:
+    """Per prompt and level; for refine, the p50 against the slowest stage three ways (see README of the table)."""
     rows = []
     for kind, by_level in results.items():
         for level, r in by_level.items():
-            over = f"{r['p50_ms'] - slowest_s * 1000:.2f}" if slowest_s is not None and kind == "refine" else "-"
-            stage, on_top = f"{r['slowest_stage_p50_ms']:.2f}", f"{r['on_top_p50_ms']:.2f}"
+            refine = kind == "refine"
+            stage = r["slowest_stage_p50_ms"] if refine else None
+            floor = r.get("direct_p50_ms") if refine else None
             percentiles = [f"{r[f'p{q}_ms']:.2f}" for q in PERCENTILES]
-            rows.append([kind, str(level), *percentiles, over, stage, on_top, f"{r['rps']:.0f}"])
-    headers = ["prompt", "conc.", "p50 ms", "p90 ms", "p99 ms", "p50-slowest", "stage p50", "on top p50", "req/s"]
-    return table(headers, rows)
+            columns = [_difference(r["p50_ms"], stage), _difference(r["p50_ms"], floor), f"{r['on_top_p50_ms']:.2f}"]
+            stage_text = "-" if stage is None else f"{stage:.2f}"
+            floor_text = "-" if floor is None else f"{floor:.2f}"
+            rows.append([kind, str(level), *percentiles, stage_text, floor_text, *columns, f"{r['rps']:.0f}"])
+    headers = ["prompt", "conc.", "p50 ms", "p90 ms", "p99 ms", "stage p50", "direct p50"]
+    headers += ["+stage", "+direct", "in-gw", "req/s"]
+    legend = (
+        "stage p50: the slowest stage as the gateway timed it (its worker call through the openai client); "
+        "direct p50: that stage's request sent straight to its fake worker;\n"
+        "+stage = p50 - stage p50 (what the parallel pipeline costs on top); +direct = p50 - direct p50 (all the "
+        "gateway adds, its worker client included); in-gw: pipeline time - slowest stage, inside the gateway."
+    )
+    return table(headers, rows) + "\n" + legend
 
 
 def plot(results: dict[str, dict[int, dict[str, Any]]], path: Path) -> None:
@@ -97,7 +133,9 @@ def plot(results: dict[str, dict[int, dict[str, Any]]], path: Path) -> None:
     plt.close(fig)
 
 
-def run_all(url: str, levels: list[int], duration_s: float, run_dir: Path) -> dict[str, dict[int, dict[str, Any]]]:
+def run_all(
+    url: str, stack: Stack | None, levels: list[int], duration_s: float, run_dir: Path
+) -> dict[str, dict[int, dict[str, Any]]]:
     results: dict[str, dict[int, dict[str, Any]]] = {"refine": {}, "skip-gated": {}}
     for level in levels:
         for kind, prompt in (("refine", NOISY), ("skip-gated", SKIPPED)):
@@ -105,6 +143,9 @@ def run_all(url: str, levels: list[int], duration_s: float, run_dir: Path) -> di
             r = measure(url, prompt, level, duration_s, run_dir)
             results[kind][level] = r
             progress(f"{kind:10s} concurrency {level:3d}: p50 {r['p50_ms']:.2f} ms, {r['rps']:.0f} req/s")
+        if stack is not None:
+            results["refine"][level]["direct_p50_ms"] = floor = direct(stack, level, duration_s, run_dir)
+            progress(f"direct     concurrency {level:3d}: p50 {floor:.2f} ms (slowest stage, no gateway)")
     return results
 
 
@@ -122,17 +163,18 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="mpr-refine-") as tmp:
         run_dir, services = Path(tmp), list[Service]()
         try:
+            stack = None
             url = args.gateway.rstrip("/") if args.gateway else ""
             if not url:
-                gateway, facts = start_stack(run_dir, args.cleaner_delay, args.describer_delay, services)
-                url = gateway.url
+                stack = start_stack(run_dir, args.cleaner_delay, args.describer_delay, services)
+                url, facts = stack.gateway.url, stack.facts
                 progress(f"gateway ready: {facts}")
-            results = run_all(url, levels, args.duration, run_dir)
+            results = run_all(url, stack, levels, args.duration, run_dir)
         finally:
             for service in services:
                 service.stop()
     slowest = None if args.gateway else max(args.cleaner_delay, args.describer_delay)
-    print(report(results, slowest))
+    print(report(results))
     if facts:
         print(f"gateway start-up to ready {facts['startup_to_ready_s']:.2f} s, idle RSS {facts['idle_rss_mb']:.0f} MiB")
     args.out.mkdir(parents=True, exist_ok=True)

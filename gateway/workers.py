@@ -80,6 +80,8 @@ class WorkerPool:
     @staticmethod
     def _client(worker: WorkerConfig) -> openai.AsyncOpenAI:
         key = worker.api_key.get_secret_value() if worker.api_key else "EMPTY"
+        # Not the SDK's aiohttp transport (DefaultAioHttpClient): it reports a refused connection as a connect
+        # timeout, and the retry policy tells the two apart (a timeout fails over, a refusal is retried).
         return openai.AsyncOpenAI(base_url=str(worker.url), api_key=key, max_retries=0, timeout=60.0)
 
     @property
@@ -126,18 +128,23 @@ class WorkerPool:
     async def _chat_once(self, route: Route, request: StageRequest, attempt: int) -> ChatCompletion:
         client = self._clients[route.worker]
         d = request.decoding
+        body = {
+            "model": route.adapter,
+            "messages": request.messages,
+            "temperature": d.temperature,
+            "top_p": d.top_p,
+            "max_tokens": d.max_tokens,
+            "presence_penalty": d.presence_penalty,
+            "frequency_penalty": d.frequency_penalty,
+            "seed": d.seed,
+        }
+        timeout = min(request.timeout_s, self._retry.attempt_timeout_s or request.timeout_s)
+        headers = {"X-Request-Id": f"{request.request_id}-a{attempt}"}
         try:
-            return await client.chat.completions.create(
-                model=route.adapter,
-                messages=list(request.messages),  # type: ignore[arg-type]
-                temperature=d.temperature,
-                top_p=d.top_p,
-                max_tokens=d.max_tokens,
-                presence_penalty=d.presence_penalty,
-                frequency_penalty=d.frequency_penalty,
-                seed=d.seed,
-                timeout=min(request.timeout_s, self._retry.attempt_timeout_s or request.timeout_s),
-                extra_headers={"X-Request-Id": f"{request.request_id}-a{attempt}"},
+            # The client's documented raw `post`: our body is built from validated config, so the typed
+            # `create`'s recursive request transform (a fifth of the call's CPU in the profile) is skipped.
+            return await client.post(
+                "/chat/completions", body=body, cast_to=ChatCompletion, options={"timeout": timeout, "headers": headers}
             )
         except openai.OpenAIError as exc:
             raise translate_error(route.worker, exc) from exc

@@ -101,17 +101,18 @@ class Refiner:
             prompt, self._cluster.routing, options.tier, len(assessment.misspelled), assessment.word_count
         )
         views = self._registry.views()
-        running = [name for name, decision in decisions.items() if decision.run]
+        requests = {
+            name: self._request(name, prompt, request_id, options.deadline_s)
+            for name, decision in decisions.items()
+            if decision.run
+        }
+        # Stage calls leave one after another (each spends a little CPU before its first byte is sent), so the
+        # longest generation, which bounds the pipeline, goes on the wire first.
+        running = sorted(requests, key=lambda name: requests[name].decoding.max_tokens, reverse=True)
         outcomes = await asyncio.gather(
             *(
-                run_stage(
-                    name,
-                    router.plan_routes(self._cluster, name, tier, views),
-                    self._request(name, prompt, request_id, options.deadline_s),
-                    self._pool,
-                    self._registry,
-                )
-                for name in running
+                run_stage(name, router.plan_routes(self._cluster, name, tier, views), req, self._pool, self._registry)
+                for name, req in ((n, requests[n]) for n in running)
             )
         )
         by_stage = dict(zip(running, outcomes, strict=True))
