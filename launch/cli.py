@@ -9,8 +9,10 @@ import time
 from pathlib import Path
 from types import FrameType
 
+from adapters.manifest import read_manifest
 from adapters.progress import Progress
 from adapters.toolchain import EngineToolchain, ToolchainError
+from adapters.validation import validate_manifest
 from config.cluster import Cluster
 from config.environment import MprEnvironment
 from config.loading import ConfigError, load_cluster
@@ -60,11 +62,21 @@ def _supervise(plans: list[ServerPlan], progress: Progress, ready_timeout_s: flo
             time.sleep(1.0)
 
 
+def _invalid_adapters(cluster: Cluster, node: str) -> list[str]:
+    """`mpr adapters validate` for the node: a bad adapter fails here in a second, not in vLLM minutes later."""
+    return [r.line() for r in validate_manifest(read_manifest(cluster, node)) if not r.ok]
+
+
 def _worker(args: argparse.Namespace) -> int:
     cluster, env = _load(args.cluster, require_secrets=True)
     plans = plan_node(cluster, args.node, env)
     if not plans:
         print(f"error: node {args.node!r} has no workers in {args.cluster}", file=sys.stderr)
+        return 2
+    invalid = [] if args.skip_validation else _invalid_adapters(cluster, args.node)
+    if invalid:
+        print("\n".join(["error: adapters failed validation (--skip-validation to start anyway):", *invalid]),
+              file=sys.stderr)  # fmt: skip
         return 2
     progress = Progress()
     previous = signal.signal(signal.SIGTERM, _raise_stop)
@@ -132,6 +144,7 @@ def add_launch_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     worker = _leaf(sub, "worker", "run this node's vLLM servers until SIGINT/SIGTERM")
     worker.add_argument("--node", required=True)
     worker.add_argument("--ready-timeout", type=float, default=600.0, help="seconds to wait for readiness")
+    worker.add_argument("--skip-validation", action="store_true", help="start without checking the adapters first")
     worker.set_defaults(launch_handler=_worker)
 
     status = _leaf(sub, "status", "probe each worker endpoint: health, models, latency")

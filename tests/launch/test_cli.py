@@ -77,6 +77,21 @@ def test_validate_example_fails_with_one_line_per_adapter(capsys: pytest.Capture
     ]
 
 
+def test_worker_refuses_invalid_adapters_before_any_engine_work(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("MPR_WORKER_API_KEY", "k")
+    monkeypatch.setenv("MPR_HOME", str(tmp_path))  # an engine toolchain would be built here: nothing must appear
+    assert run(["launch", "worker", "--cluster", str(EXAMPLE), "--node", "jw3"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("error: adapters failed validation")
+    assert err[1:] == [
+        "FAIL wikipedia-3b: adapter folder /home/models/llama32_3b_wikipedia_only_lora does not exist",
+        "FAIL wikipedia-8b: adapter folder /home/models/llama31_8b_wikipedia_only_lora does not exist",
+    ]
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_status_reports_down_worker(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     cluster = tmp_path / "c.yaml"
     cluster.write_text(EXAMPLE.read_text().replace("api_key_env: MPR_WORKER_API_KEY", "api_key: k")
