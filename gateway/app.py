@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from fastapi import FastAPI
 
@@ -19,8 +19,11 @@ from gateway.state import GatewayState
 from gateway.telemetry import RequestTelemetry
 
 
-def create_app(cluster: Cluster) -> FastAPI:
-    """A gateway for this cluster; nothing is connected until the app starts."""
+def create_app(cluster: Cluster, after_startup: Callable[[], None] | None = None) -> FastAPI:
+    """A gateway for this cluster; nothing is connected until the app starts.
+
+    `after_startup` runs once the state is built, before the first request (the server process uses it).
+    """
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -28,6 +31,8 @@ def create_app(cluster: Cluster) -> FastAPI:
         app.state.gateway = state
         settings = cluster.gateway
         state.probe_task = asyncio.create_task(probe_forever(state.pool, state.registry, settings))
+        if after_startup is not None:
+            after_startup()
         try:
             yield
         finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import math
 import signal
 import sys
@@ -44,7 +45,9 @@ def run_gateway(cluster: Cluster, host: str | None, port: int | None) -> None:
     # lifespan shutdown that closes the clients), then re-raises the signal: a no-op handler makes that exit 0.
     signal.signal(signal.SIGTERM, _drained)
     uvicorn.run(
-        create_app(cluster),
+        # Everything alive after start-up (the spelling index alone is ~150,000 objects) lives as long as the
+        # process: frozen out of the collector, a full collection no longer pauses a request for ~60 ms.
+        create_app(cluster, after_startup=gc.freeze),
         host=host or settings.host,
         port=port or settings.port,
         log_level=settings.log_level,

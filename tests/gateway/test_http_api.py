@@ -340,3 +340,12 @@ async def test_cleaner_token_budget_follows_the_prompt_length(
     budget = math.ceil(len(NOISY) / 3 * cluster.merger.max_length_ratio) + 8
     assert cleaner_body["max_tokens"] == budget < cluster.decoding.max_tokens
     assert describer_body["max_tokens"] == cluster.decoding.max_tokens
+
+
+async def test_after_startup_runs_once_after_the_state_is_built(cluster: Cluster) -> None:
+    seen: list[bool] = []
+    app = create_app(cluster, after_startup=lambda: seen.append(hasattr(app.state, "gateway")))
+    assert seen == []  # nothing at construction
+    async for client in started_client(app):
+        assert (await client.get("/health")).status_code == 200
+    assert seen == [True]
