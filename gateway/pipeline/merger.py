@@ -25,6 +25,15 @@ class Verdict:
 
 
 @dataclass(frozen=True)
+class Cleaned:
+    """The cleaner's half of a merge: the cleaned prompt, the guards' verdict and the local cleaner's pass."""
+
+    prompt: str
+    verdict: Verdict | None
+    local_fix: LocalFix | None
+
+
+@dataclass(frozen=True)
 class Merged:
     cleaned_prompt: str
     refined_prompt: str
@@ -127,6 +136,48 @@ def _describer_verdict(text: str, knowledge: list[str]) -> Verdict:
     return Verdict(False, "no usable background (degenerate, off-topic or restates the prompt)")
 
 
+def clean_prompt(
+    original: str, cleaner_text: str | None, config: MergerConfig, lexicon: Lexicon, cleaner_ran: bool = False
+) -> Cleaned:
+    """The cleaned prompt on its own (it needs nothing from the describer, so it can be judged as soon as it lands).
+
+    When the cleaner ran but gave nothing usable (it fell back or was rejected), the local cleaner's fix
+    of the original is the cleaned prompt; an accepted model correction gets the local cleaner's pass too,
+    for the misspellings and sentence starts the model left.
+    """
+    base = original.strip()
+    verdict: Verdict | None = None
+    cleaned = base
+    if cleaner_text is not None:
+        candidate = tidy_stage_output(cleaner_text)
+        verdict = judge_cleaned(base, candidate, config, lexicon)
+        cleaned = candidate if verdict.accepted else base
+    local_fix: LocalFix | None = None
+    if verdict is not None and verdict.accepted:
+        polish = local_clean(cleaned, lexicon)
+        if polish.changed:
+            local_fix = polish
+            cleaned = polish.text
+    elif cleaner_ran or cleaner_text is not None:
+        local_fix = local_clean(base, lexicon)
+        cleaned = local_fix.text
+    return Cleaned(cleaned, verdict, local_fix)
+
+
+def with_background(cleaned: Cleaned, describer_text: str | None, config: MergerConfig, lexicon: Lexicon) -> Merged:
+    """The final prompt: the cleaned prompt followed by a labelled block of the describer's usable lines."""
+    describer_verdict: Verdict | None = None
+    knowledge: list[str] = []
+    if describer_text is not None:
+        knowledge = knowledge_lines(cleaned.prompt, describer_text, config, lexicon)
+        describer_verdict = _describer_verdict(describer_text, knowledge)
+    refined = cleaned.prompt
+    if knowledge:
+        block = "\n".join(f"- {line}" for line in knowledge)
+        refined = f"{cleaned.prompt}\n\n{config.knowledge_label}\n{block}"
+    return Merged(cleaned.prompt, refined, cleaned.verdict, describer_verdict, knowledge, cleaned.local_fix)
+
+
 def merge(
     original: str,
     cleaner_text: str | None,
@@ -135,35 +186,6 @@ def merge(
     lexicon: Lexicon,
     cleaner_ran: bool = False,
 ) -> Merged:
-    """The final prompt: the cleaned prompt followed by a labelled background block.
-
-    When the cleaner ran but gave nothing usable (it fell back or was rejected), the local cleaner's fix
-    of the original is the cleaned prompt; an accepted model correction gets the local cleaner's pass too,
-    for the misspellings and sentence starts the model left.
-    """
-    base = original.strip()
-    cleaner_verdict: Verdict | None = None
-    cleaned = base
-    if cleaner_text is not None:
-        candidate = tidy_stage_output(cleaner_text)
-        cleaner_verdict = judge_cleaned(base, candidate, config, lexicon)
-        cleaned = candidate if cleaner_verdict.accepted else base
-    local_fix: LocalFix | None = None
-    if cleaner_verdict is not None and cleaner_verdict.accepted:
-        polish = local_clean(cleaned, lexicon)
-        if polish.changed:
-            local_fix = polish
-            cleaned = polish.text
-    elif cleaner_ran or cleaner_text is not None:
-        local_fix = local_clean(base, lexicon)
-        cleaned = local_fix.text
-    describer_verdict: Verdict | None = None
-    knowledge: list[str] = []
-    if describer_text is not None:
-        knowledge = knowledge_lines(cleaned, describer_text, config, lexicon)
-        describer_verdict = _describer_verdict(describer_text, knowledge)
-    refined = cleaned
-    if knowledge:
-        block = "\n".join(f"- {line}" for line in knowledge)
-        refined = f"{cleaned}\n\n{config.knowledge_label}\n{block}"
-    return Merged(cleaned, refined, cleaner_verdict, describer_verdict, knowledge, local_fix)
+    """Both halves at once: `clean_prompt`, then `with_background`."""
+    cleaned = clean_prompt(original, cleaner_text, config, lexicon, cleaner_ran)
+    return with_background(cleaned, describer_text, config, lexicon)

@@ -14,7 +14,7 @@ from gateway.lexicon import Lexicon
 from gateway.pipeline import arbiter, merger, router
 from gateway.pipeline.fallback import StageOutcome, run_stage
 from gateway.pipeline.local_cleaner import LocalFix
-from gateway.pipeline.outcomes import Refinement, StageDecision, StageReport, Usage
+from gateway.pipeline.outcomes import Refinement, Route, StageDecision, StageReport, Usage
 from gateway.workers import StageRequest, WorkerPool
 
 
@@ -58,6 +58,24 @@ def _final_report(outcome: StageOutcome, verdict: merger.Verdict | None) -> Stag
     return report
 
 
+def _reports(
+    decisions: dict[StageName, StageDecision], by_stage: dict[StageName, StageOutcome], merged: merger.Merged
+) -> dict[StageName, StageReport]:
+    """Every stage's report, in the arbiter's order: skipped, or its outcome with the merger's verdict."""
+    verdicts = {"cleaner": merged.cleaner, "describer": merged.describer}
+    reports: dict[StageName, StageReport] = {}
+    for name, decision in decisions.items():
+        outcome = by_stage.get(name)
+        reports[name] = _final_report(outcome, verdicts[name]) if outcome else _skipped(decision.reason)
+    if "cleaner" in reports:
+        reports["cleaner"] = _with_local_fix(reports["cleaner"], merged.local_fix)
+    return reports
+
+
+_Ran = tuple[StageOutcome, merger.Cleaned | None]
+Decisions = dict[StageName, StageDecision]
+
+
 class Refiner:
     """Runs the pipeline against the worker pool; holds no per-request state."""
 
@@ -93,13 +111,17 @@ class Refiner:
             timeout_s=min(config.timeout_s, deadline_s or config.timeout_s),
         )
 
-    async def refine(self, prompt: str, run_id: str, request_id: str, options: RefineOptions) -> Refinement:
-        started = time.perf_counter()
-        assessment = arbiter.assess(prompt, self._lexicon, self._cluster.arbiter)
-        decisions = self._decisions(assessment, options)
-        tier = router.choose_tier(
-            prompt, self._cluster.routing, options.tier, len(assessment.misspelled), assessment.word_count
-        )
+    async def _run(self, name: StageName, routes: list[Route], request: StageRequest, prompt: str) -> _Ran:
+        """One stage; the cleaner's output is judged as soon as it lands (the describer is usually still running)."""
+        outcome = await run_stage(name, routes, request, self._pool, self._registry)
+        if name != "cleaner":
+            return outcome, None
+        text = outcome.text.text if outcome.text else None
+        return outcome, merger.clean_prompt(prompt, text, self._cluster.merger, self._lexicon, cleaner_ran=True)
+
+    async def _run_stages(
+        self, prompt: str, decisions: Decisions, tier: Tier, request_id: str, options: RefineOptions
+    ) -> tuple[dict[StageName, StageOutcome], merger.Cleaned]:
         views = self._registry.views()
         requests = {
             name: self._request(name, prompt, request_id, options.deadline_s)
@@ -109,30 +131,26 @@ class Refiner:
         # Stage calls leave one after another (each spends a little CPU before its first byte is sent), so the
         # longest generation, which bounds the pipeline, goes on the wire first.
         running = sorted(requests, key=lambda name: requests[name].decoding.max_tokens, reverse=True)
-        outcomes = await asyncio.gather(
-            *(
-                run_stage(name, router.plan_routes(self._cluster, name, tier, views), req, self._pool, self._registry)
-                for name, req in ((n, requests[n]) for n in running)
-            )
+        results = await asyncio.gather(
+            *(self._run(n, router.plan_routes(self._cluster, n, tier, views), requests[n], prompt) for n in running)
         )
-        by_stage = dict(zip(running, outcomes, strict=True))
+        by_stage = {name: outcome for name, (outcome, _) in zip(running, results, strict=True)}
+        cleaned = next((c for _, c in results if c is not None), None)
+        if cleaned is None:
+            cleaned = merger.clean_prompt(prompt, None, self._cluster.merger, self._lexicon)
+        return by_stage, cleaned
+
+    async def refine(self, prompt: str, run_id: str, request_id: str, options: RefineOptions) -> Refinement:
+        started = time.perf_counter()
+        assessment = arbiter.assess(prompt, self._lexicon, self._cluster.arbiter)
+        decisions = self._decisions(assessment, options)
+        tier = router.choose_tier(
+            prompt, self._cluster.routing, options.tier, len(assessment.misspelled), assessment.word_count
+        )
+        by_stage, cleaned = await self._run_stages(prompt, decisions, tier, request_id, options)
         texts = {name: o.text.text if o.text else None for name, o in by_stage.items()}
-        merged = merger.merge(
-            prompt,
-            texts.get("cleaner"),
-            texts.get("describer"),
-            self._cluster.merger,
-            self._lexicon,
-            cleaner_ran="cleaner" in by_stage,
-        )
-        verdicts = {"cleaner": merged.cleaner, "describer": merged.describer}
-        reports: dict[StageName, StageReport] = {}
-        for name, decision in decisions.items():
-            outcome = by_stage.get(name)
-            reports[name] = _final_report(outcome, verdicts[name]) if outcome else _skipped(decision.reason)
-        if "cleaner" in reports:
-            reports["cleaner"] = _with_local_fix(reports["cleaner"], merged.local_fix)
-        usage = sum((o.text.usage for o in outcomes if o.text), Usage())
+        merged = merger.with_background(cleaned, texts.get("describer"), self._cluster.merger, self._lexicon)
+        usage = sum((o.text.usage for o in by_stage.values() if o.text), Usage())
         return Refinement(
             run_id=run_id,
             original_prompt=prompt,
@@ -140,7 +158,7 @@ class Refiner:
             refined_prompt=merged.refined_prompt,
             cleaner_output=texts.get("cleaner"),
             describer_output=texts.get("describer"),
-            stages=reports,
+            stages=_reports(decisions, by_stage, merged),
             usage=usage,
             latency_ms=(time.perf_counter() - started) * 1000.0,
             knowledge=merged.knowledge,
