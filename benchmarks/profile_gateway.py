@@ -70,7 +70,9 @@ def main(argv: list[str] | None = None) -> int:
             assert gateway.process is not None
             out = run_dir / "profile.txt"
             argv_spy = [py_spy, "record", "-p", str(gateway.process.pid), "-d", str(int(args.seconds) + 1)]
-            argv_spy += ["-r", "500", "-f", "raw", "-o", str(out)]
+            # --gil: only the thread holding the GIL, i.e. the CPU the gateway spends; an idle thread-pool worker
+            # (blocked in a queue wait py-spy cannot tell from work) otherwise shows as a quarter of the samples.
+            argv_spy += ["-r", "500", "--gil", "-f", "raw", "-o", str(out)]
             spy = threading.Thread(target=subprocess.run, args=(argv_spy,), kwargs={"capture_output": True})
             spy.start()
             path, body, headers = BODIES[args.mode]
