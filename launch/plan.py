@@ -157,14 +157,25 @@ def _python(worker: WorkerConfig, env: MprEnvironment, current_python: str) -> s
     return current_python
 
 
+RUNTIME_LORA_VAR = "VLLM_ALLOW_RUNTIME_LORA_UPDATING"
+
+
 def _device_env(worker: WorkerConfig) -> dict[str, str]:
     spec = worker.launch
     if spec.device == "cpu":
+        if spec.env.get(RUNTIME_LORA_VAR, "").strip().lower() in ("1", "true"):
+            raise LaunchPlanError(
+                f"worker {worker.name}: {RUNTIME_LORA_VAR} is not allowed on CPU: an adapter loaded at run time can"
+                " take the LoRA slot kept empty for vLLM's CPU batching bug (upstream PR #48421), and base-model"
+                " tokens would get its delta; list the adapter in the cluster file instead"
+            )
         return {
             "VLLM_TARGET_DEVICE": "cpu",
             "VLLM_CPU_KVCACHE_SPACE": str(spec.cpu_kvcache_gib),
             "VLLM_CPU_OMP_THREADS_BIND": spec.cpu_threads_bind,
             "HF_HUB_OFFLINE": "1",
+            # Explicit, so that a value in the operator's shell (the child inherits it) cannot turn it on.
+            RUNTIME_LORA_VAR: "False",
         }
     return {"CUDA_VISIBLE_DEVICES": str(spec.gpu)}
 

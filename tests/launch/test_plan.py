@@ -99,6 +99,15 @@ def test_cpu_accepts_a_larger_max_loras(env: MprEnvironment) -> None:
     assert (_value(plan, "--max-loras"), _value(plan, "--max-cpu-loras")) == ("5", "5")
 
 
+def test_cpu_refuses_runtime_lora_loading_and_overrides_an_inherited_one(env: MprEnvironment) -> None:
+    enabled = _cluster([_worker(launch={"device": "cpu", "env": {"VLLM_ALLOW_RUNTIME_LORA_UPDATING": "True"}})])
+    with pytest.raises(LaunchPlanError, match=r"VLLM_ALLOW_RUNTIME_LORA_UPDATING is not allowed on CPU.*48421"):
+        plan_node(enabled, "n", env, "/py")
+    (plan,) = plan_node(_cluster([_worker(launch={"device": "cpu"})]), "n", env, "/py")
+    child = plan.child_env({"VLLM_ALLOW_RUNTIME_LORA_UPDATING": "True", "PATH": "/bin"})
+    assert child["VLLM_ALLOW_RUNTIME_LORA_UPDATING"] == "False" and child["PATH"] == "/bin"
+
+
 def test_gpu_max_loras_is_adapter_count_or_configured(env: MprEnvironment) -> None:
     cluster = _cluster([_worker("g1"), _worker("g2", url="http://127.0.0.1:9001/v1", launch={"max_loras": 2,
                         "gpu": 1})])  # fmt: skip
@@ -138,7 +147,8 @@ def test_cpu_env_python_and_cwd(env: MprEnvironment) -> None:
                                         "env": {"EXTRA": "1"}, "extra_args": ["--seed", "7"]})])  # fmt: skip
     (plan,) = plan_node(cluster, "n", env, "/py")
     assert plan.env == {"VLLM_TARGET_DEVICE": "cpu", "VLLM_CPU_KVCACHE_SPACE": "2",
-                        "VLLM_CPU_OMP_THREADS_BIND": "0", "HF_HUB_OFFLINE": "1", "EXTRA": "1"}  # fmt: skip
+                        "VLLM_CPU_OMP_THREADS_BIND": "0", "HF_HUB_OFFLINE": "1",
+                        "VLLM_ALLOW_RUNTIME_LORA_UPDATING": "False", "EXTRA": "1"}  # fmt: skip
     assert plan.argv[:3] == (str(env.home / "engine-venv" / "bin" / "python"), "-m",
                              "vllm.entrypoints.openai.api_server")  # fmt: skip
     assert plan.argv[-2:] == ("--seed", "7")
