@@ -130,6 +130,15 @@ class MemoryStore:
         self._entries.clear()
 
 
+@dataclass(frozen=True)
+class Ownership:
+    """This caller runs the request for the key; `Idempotency.settle` stores its response or releases the key."""
+
+    key: str
+    token: str
+    fingerprint: str
+
+
 class Idempotency:
     """Runs the work for a key once; repeats get the stored response, concurrent ones wait for it."""
 
@@ -138,23 +147,21 @@ class Idempotency:
         self._clock = clock
         self.waiting = 0
 
-    async def run(
-        self, key: str, fingerprint: str, deadline_s: float, produce: Callable[[], Awaitable[StoredResponse]]
-    ) -> tuple[StoredResponse, bool]:
-        """The response and whether it is a replay; IdempotencyConflict when the key belongs to another body."""
+    async def acquire(self, key: str, fingerprint: str, deadline_s: float) -> Ownership | StoredResponse:
+        """Ownership of the key, or the stored response to replay; IdempotencyConflict for another body."""
         token = uuid.uuid4().hex
         give_up = self._clock() + deadline_s
         while True:
             claim = await self.store.claim(key, fingerprint, token)
             if claim.kind == "acquired":
-                return await self._produce(key, token, fingerprint, produce), False
+                return Ownership(key, token, fingerprint)
             if claim.kind != "absent" and claim.fingerprint != fingerprint:
                 raise IdempotencyConflict(
                     "This idempotency key was already used with a different request body; use a new key.",
                     param="idempotency_key",
                 )
             if claim.kind == "done" and claim.response is not None:
-                return claim.response, True
+                return claim.response
             remaining = give_up - self._clock()
             if remaining <= 0:
                 error = IdempotencyConflict(
@@ -164,26 +171,34 @@ class Idempotency:
                 raise error
             await self._wait(key, remaining)
 
+    async def settle(self, owner: Ownership, response: StoredResponse | None) -> None:
+        """Store a 2xx response for every repeat; anything else (None: it failed) releases the key to run again."""
+        if response is not None and 200 <= response.status < 300:
+            await self.store.complete(owner.key, owner.token, owner.fingerprint, response)
+        else:
+            await self.store.abandon(owner.key, owner.token)
+
+    async def run(
+        self, key: str, fingerprint: str, deadline_s: float, produce: Callable[[], Awaitable[StoredResponse]]
+    ) -> tuple[StoredResponse, bool]:
+        """The response and whether it is a replay; IdempotencyConflict when the key belongs to another body."""
+        got = await self.acquire(key, fingerprint, deadline_s)
+        if isinstance(got, StoredResponse):
+            return got, True
+        try:
+            response = await produce()
+        except BaseException:
+            await asyncio.shield(self.settle(got, None))
+            raise
+        await self.settle(got, response)
+        return response, False
+
     async def _wait(self, key: str, remaining: float) -> None:
         self.waiting += 1
         try:
             await self.store.wait(key, remaining)
         finally:
             self.waiting -= 1
-
-    async def _produce(
-        self, key: str, token: str, fingerprint: str, produce: Callable[[], Awaitable[StoredResponse]]
-    ) -> StoredResponse:
-        try:
-            response = await produce()
-        except BaseException:
-            await asyncio.shield(self.store.abandon(key, token))
-            raise
-        if 200 <= response.status < 300:
-            await self.store.complete(key, token, fingerprint, response)
-        else:
-            await self.store.abandon(key, token)
-        return response
 
     async def aclose(self) -> None:
         await self.store.aclose()

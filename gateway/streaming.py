@@ -9,6 +9,12 @@ from typing import Any
 from gateway.errors import GatewayError
 
 DONE = b"data: [DONE]\n\n"
+# Every error event of ours, and every relayed upstream one, is a one-key object serialised by `sse_event`.
+_ERROR_EVENT = b'data: {"error":'
+
+
+def is_error_event(event: bytes) -> bool:
+    return event.startswith(_ERROR_EVENT)
 
 
 def sse_event(payload: dict[str, Any]) -> bytes:

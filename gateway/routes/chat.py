@@ -144,7 +144,7 @@ def completion_chunks(
 @router.post("/v1/chat/completions", response_model=None)
 async def chat_completions(body: ChatBody, request: Request) -> Response:
     """With an `Idempotency-Key` header the request runs once per key; repeats get the stored response."""
-    key = header_key(request, bool(body.stream))
+    key = header_key(request)
     if key is None:
         return await _chat_completions(body, request)
     payload = {"body": body.model_dump(), "stages": request.headers.get("x-mpr-stages")}

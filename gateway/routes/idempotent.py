@@ -1,59 +1,125 @@
-"""Idempotency for the routes: run a keyed request once, replay its stored response to every repeat."""
+"""Idempotency for the routes: run a keyed request once, replay its stored response (or stream) to every repeat."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping
 
 from fastapi import Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from gateway.deadline import DEADLINE_HEADER, request_deadline_s
 from gateway.errors import InvalidRequest
-from gateway.idempotency import StoredResponse, fingerprint
+from gateway.idempotency import Idempotency, Ownership, StoredResponse, fingerprint
 from gateway.identity import request_id_of
 from gateway.state import gateway_state
+from gateway.streaming import is_error_event
 
 KEY_HEADER = "idempotency-key"
 REPLAY_HEADER = "x-idempotent-replay"
-_KEPT_HEADERS = ("content-type", "x-request-id", "x-mpr-run-id", "x-mpr-stages")
+_KEPT_HEADERS = ("content-type", "cache-control", "x-request-id", "x-mpr-run-id", "x-mpr-stages")
 MAX_KEY_CHARS = 200
 
 
-def header_key(request: Request, stream: bool) -> str | None:
-    """The `Idempotency-Key` header, checked; streaming with a key is refused (see docs/architecture.md)."""
+def header_key(request: Request) -> str | None:
+    """The `Idempotency-Key` header, checked."""
     key = request.headers.get(KEY_HEADER)
     if key is None:
         return None
     if not key.strip() or len(key) > MAX_KEY_CHARS:
         raise InvalidRequest(f"Idempotency-Key must be 1 to {MAX_KEY_CHARS} characters.", param=KEY_HEADER)
-    if stream:
-        raise InvalidRequest(
-            "Idempotency-Key is not supported with stream: true; send the request without streaming.",
-            param="stream",
-        )
     return key
 
 
+def _kept(headers: Mapping[str, str]) -> dict[str, str]:
+    return {k: v for k, v in headers.items() if k in _KEPT_HEADERS}
+
+
 def _stored(response: Response) -> StoredResponse:
-    if isinstance(response, StreamingResponse) or not isinstance(response, JSONResponse):
-        raise TypeError("only complete JSON responses can be stored for an idempotency key")
-    headers = {k: v for k, v in response.headers.items() if k in _KEPT_HEADERS}
-    return StoredResponse(response.status_code, bytes(response.body), headers)
+    if not isinstance(response, JSONResponse):
+        raise TypeError("only JSON responses and streams can be stored for an idempotency key")
+    return StoredResponse(response.status_code, bytes(response.body), _kept(response.headers))
+
+
+class _Recording:
+    """A stream as it is sent, kept; stored for the key when it ends whole, released if it fails or is cut off.
+
+    A stream with an error event is not stored: like a failed non-streaming request, a repeat runs it again.
+    """
+
+    def __init__(self, owner: Ownership, idempotency: Idempotency, headers: dict[str, str]) -> None:
+        self._owner = owner
+        self._idempotency = idempotency
+        self._headers = headers
+        self._settled = False
+
+    async def _settle(self, response: StoredResponse | None) -> None:
+        if not self._settled:
+            self._settled = True
+            await self._idempotency.settle(self._owner, response)
+
+    async def events(self, source: AsyncIterable[str | bytes | memoryview]) -> AsyncIterator[bytes]:
+        sent: list[bytes] = []
+        failed = False
+        try:
+            async for event in source:
+                data = event.encode("utf-8") if isinstance(event, str) else bytes(event)
+                failed = failed or is_error_event(data)
+                sent.append(data)
+                yield data
+        except BaseException:
+            # The client went away (or the stream broke): shielded, so the key is released even under cancellation.
+            await asyncio.shield(self._settle(None))
+            raise
+        await self._settle(None if failed else StoredResponse(200, b"".join(sent), self._headers))
+
+    async def release(self) -> None:
+        """Called when the response is over, however it ended (a stream cut off early may never run `events`)."""
+        await asyncio.shield(self._settle(None))
+
+
+class _RecordedStream(StreamingResponse):
+    """A stream whose key is settled when it ends: stored if `events` finished it whole, else released."""
+
+    def __init__(self, response: StreamingResponse, recording: _Recording) -> None:
+        headers = {**response.headers, REPLAY_HEADER: "false"}
+        content = recording.events(response.body_iterator)
+        super().__init__(content, response.status_code, headers, background=response.background)
+        self._recording = recording
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self._recording.release()
+
+
+def _recorded(response: StreamingResponse, owner: Ownership, idempotency: Idempotency) -> StreamingResponse:
+    return _RecordedStream(response, _Recording(owner, idempotency, _kept(response.headers)))
 
 
 async def respond_once(
     request: Request, route: str, key: str, payload: object, produce: Callable[[], Awaitable[Response]]
 ) -> Response:
-    """The response for this key: produced now (once, even under concurrency) or replayed from the store."""
+    """The response for this key: produced now (once, even under concurrency) or replayed from the store.
+
+    A stream reaches its first caller as it is produced; repeats (waiting ones included) get it whole once it ended.
+    """
     state = gateway_state(request)
     deadline_s = request_deadline_s(state.cluster.gateway.request_timeout_s, request.headers.get(DEADLINE_HEADER), None)
-
-    async def run() -> StoredResponse:
-        return _stored(await produce())
-
-    stored, replay = await state.idempotency.run(f"{route}:{key}", fingerprint(route, payload), deadline_s, run)
-    headers = dict(stored.headers)
-    headers[REPLAY_HEADER] = "true" if replay else "false"
-    if replay:
-        headers["x-request-id"] = request_id_of(request)
-    return Response(stored.body, status_code=stored.status, headers=headers)
+    got = await state.idempotency.acquire(f"{route}:{key}", fingerprint(route, payload), deadline_s)
+    if isinstance(got, StoredResponse):
+        state.metrics.observe_replay(route)
+        headers = {**got.headers, REPLAY_HEADER: "true", "x-request-id": request_id_of(request)}
+        return Response(got.body, status_code=got.status, headers=headers)
+    try:
+        response = await produce()
+    except BaseException:
+        await asyncio.shield(state.idempotency.settle(got, None))
+        raise
+    if isinstance(response, StreamingResponse):
+        return _recorded(response, got, state.idempotency)
+    stored = _stored(response)
+    await state.idempotency.settle(got, stored)
+    return Response(stored.body, status_code=stored.status, headers={**stored.headers, REPLAY_HEADER: "false"})

@@ -100,14 +100,19 @@ async def test_chat_idempotency_key_header(
         second = await client.post("/v1/chat/completions", json=body, headers=headers)
         other = await client.post("/v1/chat/completions", json={**body, "temperature": 0.5}, headers=headers)
         streamed = await client.post("/v1/chat/completions", json={**body, "stream": True}, headers=headers)
+        stream_key = {"Idempotency-Key": "chat-stream-key"}
+        live = await client.post("/v1/chat/completions", json={**body, "stream": True}, headers=stream_key)
+        replayed = await client.post("/v1/chat/completions", json={**body, "stream": True}, headers=stream_key)
     assert first.status_code == 200
     assert second.headers["x-idempotent-replay"] == "true"
     assert second.json() == first.json()
-    assert cleaner_fake.count() == 1
     assert other.status_code == 409
     assert other.json()["error"]["code"] == "idempotency_key_reused"
-    assert streamed.status_code == 400
-    assert "not supported with stream" in streamed.json()["error"]["message"]
+    assert streamed.status_code == 409, "the key belongs to the non-streaming body"
+    assert live.status_code == replayed.status_code == 200
+    assert [live.headers["x-idempotent-replay"], replayed.headers["x-idempotent-replay"]] == ["false", "true"]
+    assert replayed.content == live.content and live.text.endswith("data: [DONE]\n\n")
+    assert cleaner_fake.count() == 2, "one pipeline run per key"
 
 
 async def test_same_key_with_another_body_is_a_conflict(

@@ -108,7 +108,9 @@ async def test_failures_breaker_inflight_and_replays(
     during = await scrape(gateway)
     cleaner_fake.open_gate("hold")
     assert (await pending).status_code == 200
-    state_of(gateway).metrics.observe_replay("/refine")
+    keyed = {"prompt": NOISY, "idempotency_key": "observed"}
+    replays = [(await gateway.post("/refine", json=keyed)).headers["x-idempotent-replay"] for _ in range(3)]
+    assert replays == ["false", "true", "true"]
     after = await scrape(gateway)
 
     assert value(during, "mpr_endpoint_inflight", endpoint="cleaner-node") == 1
@@ -121,8 +123,9 @@ async def test_failures_breaker_inflight_and_replays(
     assert value(after, "mpr_endpoint_breaker_state", endpoint="describer-node", state="closed") == 0
     assert value(after, "mpr_endpoint_available", endpoint="describer-node") == 0
     assert value(after, "mpr_stage_outcomes_total", stage="describer", status="fallback", reason="http_error") == 1
-    assert value(after, "mpr_stage_outcomes_total", stage="describer", status="fallback", reason="unavailable") == 1
-    assert value(after, "mpr_idempotent_replays_total", route="/refine") == 1
+    # The held request and the first keyed one found the breaker open; the two replays ran no pipeline.
+    assert value(after, "mpr_stage_outcomes_total", stage="describer", status="fallback", reason="unavailable") == 2
+    assert value(after, "mpr_idempotent_replays_total", route="/refine") == 2
 
 
 def test_reason_classes_are_bounded() -> None:
