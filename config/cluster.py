@@ -220,6 +220,10 @@ class OpenAITargetConfig(StrictModel):
     timeout_s: float = Field(120.0, gt=0.0, le=3600.0)
     # The name the upstream understands for the answer's token limit; the client may send either.
     max_tokens_param: Literal["max_completion_tokens", "max_tokens"] = "max_completion_tokens"
+    # An HTTP proxy for this target. Unset: the loader takes HTTPS_PROXY / HTTP_PROXY unless NO_PROXY covers the
+    # host (as the openai client would); `direct: true` ignores those variables.
+    proxy: AnyHttpUrl | None = None
+    direct: bool = False
 
 
 class LitellmTargetConfig(StrictModel):

@@ -41,6 +41,19 @@ def read_env_var(name: str) -> str | None:
     return os.environ.get(name)
 
 
+def proxy_for(url: str) -> str | None:
+    """The proxy the standard variables (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY; any case) give this URL."""
+    import urllib.parse
+    import urllib.request
+
+    parts = urllib.parse.urlsplit(url)
+    # proxy_bypass_environment: in CPython's urllib since 2.x, missing from its type stubs.
+    if parts.hostname is None or urllib.request.proxy_bypass_environment(parts.hostname):  # type: ignore[attr-defined]
+        return None
+    proxies = urllib.request.getproxies_environment()
+    return proxies.get(parts.scheme) or proxies.get("all")
+
+
 def process_environ() -> dict[str, str]:
     """A copy of this process's environment, for a launcher that extends it for a child process."""
     import os

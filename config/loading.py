@@ -6,11 +6,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from pydantic import SecretStr, ValidationError
+from pydantic import AnyHttpUrl, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from config.cluster import AuthConfig, Cluster, StageConfig, TargetConfig, WorkerConfig
-from config.environment import MprEnvironment, read_env_var
+from config.cluster import AuthConfig, Cluster, OpenAITargetConfig, StageConfig, TargetConfig, WorkerConfig
+from config.environment import MprEnvironment, proxy_for, read_env_var
 
 
 class ConfigError(Exception):
@@ -86,6 +86,20 @@ def _with_api_key(where: str, item: _Keyed, require_secrets: bool) -> _Keyed:
     return item.model_copy(update={"api_key": SecretStr(value)})
 
 
+def _with_proxy(where: str, target: TargetConfig) -> TargetConfig:
+    """An openai target's proxy from the standard variables, read once here rather than on every request."""
+    if not isinstance(target, OpenAITargetConfig) or target.proxy is not None or target.direct:
+        return target
+    proxy = proxy_for(str(target.base_url))
+    if not proxy:
+        return target
+    try:
+        url = AnyHttpUrl(proxy)
+    except ValidationError as exc:
+        raise ConfigError(f"{where}: the proxy {proxy!r} from the environment is not an http(s) URL") from exc
+    return target.model_copy(update={"proxy": url})
+
+
 def _resolve_auth(auth: AuthConfig) -> AuthConfig:
     """Add the client keys named by `auth.keys_env` (comma-separated) to those in the file."""
     value = read_env_var(auth.keys_env) if auth.keys_env else None
@@ -115,7 +129,10 @@ def load_cluster(path: str | Path, env: MprEnvironment | None = None, *, require
     base_dir = source.resolve().parent
     stages = {n: _resolve_stage(n, s, base_dir, env) for n, s in cluster.stages.items()}
     workers = [_with_api_key(f"workers[{i}]", w, require_secrets) for i, w in enumerate(cluster.workers)]
-    targets = {n: _with_api_key(f"targets.{n}", t, require_secrets) for n, t in cluster.targets.items()}
+    targets = {
+        n: _with_proxy(f"targets.{n}", _with_api_key(f"targets.{n}", t, require_secrets))
+        for n, t in cluster.targets.items()
+    }
     update: dict[str, Any] = {"stages": stages, "workers": workers, "targets": targets, **_expand_paths(cluster, env)}
     update["auth"] = _resolve_auth(cluster.auth).model_dump()
     # Re-validate as the plain model so callers never see the settings subclass.

@@ -103,6 +103,8 @@ class HttpTarget:
         t = config.timeout_s
         self._timeout = aiohttp.ClientTimeout(total=None, connect=t, sock_connect=t, sock_read=t)
         self._session: aiohttp.ClientSession | None = None
+        # Resolved once by config (aiohttp's own trust_env would read the environment on every request).
+        self._proxy = str(config.proxy) if config.proxy else None
 
     def _body(self, body: JsonDict) -> bytes:
         out = {**body, "model": self._config.model}
@@ -117,7 +119,7 @@ class HttpTarget:
             connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300)
             self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout, trust_env=False)
         headers = {**self._headers, "X-Request-Id": request_id}
-        response = await self._session.post(self._url, data=self._body(body), headers=headers)
+        response = await self._session.post(self._url, data=self._body(body), headers=headers, proxy=self._proxy)
         if response.status >= 400:
             try:
                 raw = await response.read()

@@ -72,3 +72,40 @@ def test_a_target_may_not_take_the_refine_models_name(tmp_path: Path) -> None:
     targets = {"mpr-refine": {"kind": "openai", "base_url": "http://h:1/v1", "model": "m"}}
     with pytest.raises(ConfigError, match="the name is the refine model's"):
         load_cluster(write(tmp_path, targets))
+
+
+def test_proxy_comes_from_the_file_or_the_standard_variables_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", "http://corp-proxy:3128")
+    monkeypatch.setenv("NO_PROXY", "localhost,.internal")
+    targets = {
+        "cloud": {"kind": "openai", "base_url": "https://api.example.com/v1", "model": "m"},
+        "inside": {"kind": "openai", "base_url": "https://llm.internal/v1", "model": "m"},
+        "plain": {"kind": "openai", "base_url": "http://h:1/v1", "model": "m"},
+        "pinned": {"kind": "openai", "base_url": "http://h:1/v1", "model": "m", "proxy": "http://other:8080"},
+        "direct": {"kind": "openai", "base_url": "https://api.example.com/v1", "model": "m", "direct": True},
+    }
+    cluster = load_cluster(write(tmp_path, targets), MprEnvironment(home=tmp_path))
+    proxies = {}
+    for name, target in cluster.targets.items():
+        assert isinstance(target, OpenAITargetConfig)
+        proxies[name] = str(target.proxy) if target.proxy else None
+    assert proxies == {
+        "cloud": "http://corp-proxy:3128/",
+        "inside": None,  # NO_PROXY
+        "plain": None,  # only HTTPS_PROXY is set
+        "pinned": "http://other:8080/",
+        "direct": None,
+    }
+
+
+def test_a_proxy_variable_that_is_not_a_url_is_a_config_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", "not a url")
+    targets = {"cloud": {"kind": "openai", "base_url": "https://api.example.com/v1", "model": "m"}}
+    with pytest.raises(ConfigError, match=r"targets.cloud: the proxy 'not a url' from the environment"):
+        load_cluster(write(tmp_path, targets), MprEnvironment(home=tmp_path))
