@@ -82,6 +82,7 @@ class GatewayMetrics:
         self._build_request_metrics()
         self._build_stage_metrics()
         self._build_worker_metrics()
+        self._build_target_metrics()
 
     def _build_request_metrics(self) -> None:
         r = self.registry
@@ -134,6 +135,19 @@ class GatewayMetrics:
             registry=r,
         )
 
+    def _build_target_metrics(self) -> None:
+        r = self.registry
+        self.target_calls = Counter(
+            "mpr_target_calls", "Target (relay) call attempts by target and result.", ["target", "result"], registry=r
+        )
+        self.target_latency = Histogram(
+            "mpr_target_call_latency_seconds",
+            "Latency of single target call attempts: to the whole answer, or to a stream's response headers.",
+            ["target"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+
     def watch_endpoints(self, endpoints: EndpointRegistry) -> None:
         """Export the endpoints' breaker state, availability and in-flight calls on every scrape."""
         self.registry.register(_EndpointCollector(endpoints))
@@ -157,6 +171,11 @@ class GatewayMetrics:
             stage = self._adapter_stages.get(route.adapter, "unknown")
             self.stage_tokens.labels(stage, "in").inc(usage.prompt_tokens)
             self.stage_tokens.labels(stage, "out").inc(usage.completion_tokens)
+
+    def observe_target_call(self, target: str, result: str, seconds: float) -> None:
+        """One attempt against a target: ok, timeout, unavailable, http_4xx, failed or cancelled."""
+        self.target_calls.labels(target, result).inc()
+        self.target_latency.labels(target).observe(seconds)
 
     def observe_replay(self, route: str = "/refine") -> None:
         """A request answered from the idempotency store instead of running the pipeline again."""

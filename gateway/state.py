@@ -48,7 +48,7 @@ class GatewayState:
             refiner=Refiner(cluster, pool, registry, lexicon),
             metrics=metrics,
             logger=logging.getLogger("mpr.gateway"),
-            targets=TargetPool.build(cluster),
+            targets=TargetPool.build(cluster, metrics),
             idempotency=_idempotency(cluster),
         )
 

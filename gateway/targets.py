@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
@@ -89,15 +90,29 @@ def _retryable(exc: BaseException) -> bool:
     return isinstance(exc, UpstreamError) and exc.status_code in _RETRY_STATUSES and exc.code != "target_timeout"
 
 
+class TargetObserver(Protocol):
+    """Told about every target call attempt (the gateway's metrics)."""
+
+    def observe_target_call(self, target: str, result: str, seconds: float) -> None: ...
+
+
+def call_result(error: GatewayError) -> str:
+    """A bounded label for a failed attempt."""
+    if error.code in ("target_timeout", "target_unavailable"):
+        return error.code.removeprefix("target_")
+    return "http_4xx" if 400 <= error.status_code < 500 else "failed"
+
+
 class TargetPool:
     """The configured targets by public name; calls go through `call` (translation and the one retry layer)."""
 
-    def __init__(self, targets: dict[str, Target], retry: RetryConfig) -> None:
+    def __init__(self, targets: dict[str, Target], retry: RetryConfig, observer: TargetObserver | None = None) -> None:
         self._targets = targets
         self._retry = retry
+        self._observer = observer
 
     @classmethod
-    def build(cls, cluster: Cluster) -> TargetPool:
+    def build(cls, cluster: Cluster, observer: TargetObserver | None = None) -> TargetPool:
         """One client per target; litellm is imported only when a litellm target is configured."""
         litellm = None
         targets: dict[str, Target] = {}
@@ -107,7 +122,7 @@ class TargetPool:
                 continue
             litellm = litellm or load_litellm()
             targets[name] = LitellmTarget(config, litellm)
-        return cls(targets, cluster.retry)
+        return cls(targets, cluster.retry, observer)
 
     @property
     def names(self) -> list[str]:
@@ -139,11 +154,23 @@ class TargetPool:
         async for attempt in retrying:
             with attempt:
                 attempts += 1
-                try:
-                    return await attempt_fn(f"{request_id}-target-a{attempts}")
-                except Exception as exc:
-                    raise self.translate(name, exc) from exc
+                return await self._observed(name, attempt_fn, f"{request_id}-target-a{attempts}")
         raise AssertionError("unreachable: tenacity reraises")
+
+    async def _observed(self, name: str, attempt_fn: Callable[[str], Awaitable[T]], attempt_id: str) -> T:
+        started = time.perf_counter()
+        result = "cancelled"
+        try:
+            answer = await attempt_fn(attempt_id)
+            result = "ok"
+            return answer
+        except Exception as exc:
+            error = self.translate(name, exc)
+            result = call_result(error)
+            raise error from exc
+        finally:
+            if self._observer is not None:
+                self._observer.observe_target_call(name, result, time.perf_counter() - started)
 
     async def aclose(self) -> None:
         for target in self._targets.values():
