@@ -122,31 +122,24 @@ class GatewayMetrics:
             "mpr_stage_tokens", "Tokens in and out of worker calls per stage.", ["stage", "direction"], registry=r
         )
 
+    def _call_metrics(self, kind: str, label: str, latency_help: str) -> tuple[Counter, Histogram]:
+        """Attempts by callee and result, and their latency: the same pair for workers and targets."""
+        calls = Counter(
+            f"mpr_{kind}_calls", f"{kind.capitalize()} call attempts by {label} and result.", [label, "result"],
+            registry=self.registry,
+        )  # fmt: skip
+        latency = Histogram(
+            f"mpr_{kind}_call_latency_seconds", latency_help, [label], buckets=LATENCY_BUCKETS, registry=self.registry
+        )
+        return calls, latency
+
     def _build_worker_metrics(self) -> None:
-        r = self.registry
-        self.worker_calls = Counter(
-            "mpr_worker_calls", "Worker call attempts by endpoint and result.", ["endpoint", "result"], registry=r
-        )
-        self.worker_latency = Histogram(
-            "mpr_worker_call_latency_seconds",
-            "Latency of single worker call attempts.",
-            ["endpoint"],
-            buckets=LATENCY_BUCKETS,
-            registry=r,
-        )
+        help_text = "Latency of single worker call attempts."
+        self.worker_calls, self.worker_latency = self._call_metrics("worker", "endpoint", help_text)
 
     def _build_target_metrics(self) -> None:
-        r = self.registry
-        self.target_calls = Counter(
-            "mpr_target_calls", "Target (relay) call attempts by target and result.", ["target", "result"], registry=r
-        )
-        self.target_latency = Histogram(
-            "mpr_target_call_latency_seconds",
-            "Latency of single target call attempts: to the whole answer, or to a stream's response headers.",
-            ["target"],
-            buckets=LATENCY_BUCKETS,
-            registry=r,
-        )
+        help_text = "Latency of single target (relay) call attempts: to the whole answer, or to a stream's headers."
+        self.target_calls, self.target_latency = self._call_metrics("target", "target", help_text)
 
     def watch_endpoints(self, endpoints: EndpointRegistry) -> None:
         """Export the endpoints' breaker state, availability and in-flight calls on every scrape."""
