@@ -19,24 +19,27 @@ from config import OpenAITargetConfig
 JsonDict = dict[str, Any]
 
 
+ErrorFields = tuple[str | None, str | None, str | None]
+
+
+def error_fields(error: object) -> ErrorFields:
+    """The type, code and param of an OpenAI-shaped error object (strings only; anything else is None)."""
+    if not isinstance(error, dict):
+        return None, None, None
+    values = [error.get("type"), error.get("code"), error.get("param")]
+    kept = [v if isinstance(v, str) else None for v in values]
+    return kept[0], kept[1], kept[2]
+
+
 class TargetHTTPError(Exception):
-    """The target answered with an HTTP error status; `body` is its parsed JSON (or the text) for the client."""
+    """The target answered with an HTTP error status; `error` is its error object (vLLM and OpenAI nest it)."""
 
     def __init__(self, status: int, body: object) -> None:
         self.status = status
-        self.body = body
-        error = body.get("error", body) if isinstance(body, dict) else None
-        detail = error.get("message") if isinstance(error, dict) else None
+        self.error = body.get("error", body) if isinstance(body, dict) else None
+        detail = self.error.get("message") if isinstance(self.error, dict) else None
         self.message = str(detail) if detail else f"HTTP {status}: {str(body)[:200]}"
         super().__init__(self.message)
-
-    def fields(self) -> tuple[str | None, str | None, str | None]:
-        """The target's own error type, code and param (vLLM and OpenAI nest them under `error`)."""
-        error = self.body.get("error", self.body) if isinstance(self.body, dict) else {}
-        if not isinstance(error, dict):
-            return None, None, None
-        values = (error.get("type"), error.get("code"), error.get("param"))
-        return tuple(v if isinstance(v, str) else None for v in values)  # type: ignore[return-value]
 
 
 class TargetProtocolError(Exception):

@@ -12,11 +12,12 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 from gateway.errors import IdempotencyConflict
 
 ClaimKind = Literal["acquired", "done", "pending", "absent"]
+T = TypeVar("T")
 
 
 def fingerprint(route: str, payload: object) -> str:
@@ -178,6 +179,14 @@ class Idempotency:
         else:
             await self.store.abandon(owner.key, owner.token)
 
+    async def owned(self, owner: Ownership, work: Callable[[], Awaitable[T]]) -> T:
+        """The owner's work; if it raises (or is cancelled) the key is released, shielded, so a repeat runs it."""
+        try:
+            return await work()
+        except BaseException:
+            await asyncio.shield(self.settle(owner, None))
+            raise
+
     async def run(
         self, key: str, fingerprint: str, deadline_s: float, produce: Callable[[], Awaitable[StoredResponse]]
     ) -> tuple[StoredResponse, bool]:
@@ -185,11 +194,7 @@ class Idempotency:
         got = await self.acquire(key, fingerprint, deadline_s)
         if isinstance(got, StoredResponse):
             return got, True
-        try:
-            response = await produce()
-        except BaseException:
-            await asyncio.shield(self.settle(got, None))
-            raise
+        response = await self.owned(got, produce)
         await self.settle(got, response)
         return response, False
 

@@ -104,9 +104,6 @@ class Lexicon:
         """Damerau (OSA) edit distance, or -1 when it exceeds `limit`."""
         return int(self.comparer.compare(first, second, limit))
 
-    def frequency(self, word: str) -> int:
-        return self.counts.get(word.lower(), 0)
-
     def correct(self, word: str, max_distance: int | None = None) -> str | None:
         """The most frequent known word within the edit distance (1 for words up to 4 letters), or None."""
         lower = word.lower()

@@ -24,7 +24,6 @@ from gateway.litellm_target import LitellmTarget, load_litellm
 
 T = TypeVar("T")
 JsonDict = dict[str, Any]
-ErrorFields = tuple[str | None, str | None, str | None]
 _RETRY_STATUSES = (429, 502, 503, 504)
 
 
@@ -48,19 +47,7 @@ class Target(Protocol):
     async def aclose(self) -> None: ...
 
 
-def _status_fields(exc: openai.APIStatusError) -> ErrorFields:
-    body = exc.body if isinstance(exc.body, dict) else {}
-    error_type, code, param = body.get("type"), body.get("code"), body.get("param")
-    return (
-        error_type if isinstance(error_type, str) else None,
-        code if isinstance(code, str) else None,
-        param if isinstance(param, str) else None,
-    )
-
-
-def _status_error(
-    name: str, status: int, detail: str, fields: tuple[str | None, str | None, str | None]
-) -> GatewayError:
+def _status_error(name: str, status: int, detail: str, fields: http_target.ErrorFields) -> GatewayError:
     """A target's 4xx is the client's error, passed on with its own type and code; a 5xx is the target's failure."""
     if 400 <= status < 500:
         return target_rejected(detail, status, *fields)
@@ -78,10 +65,11 @@ def translate_target_error(name: str, timeout_s: float, exc: BaseException) -> G
     if isinstance(exc, openai.APIConnectionError) or http_target.is_connection_failure(exc):
         return target_unavailable(name, f"connection failed ({exc.__cause__ or exc or type(exc).__name__})")
     if isinstance(exc, http_target.TargetHTTPError):
-        return _status_error(name, exc.status, exc.message, exc.fields())
+        return _status_error(name, exc.status, exc.message, http_target.error_fields(exc.error))
     if isinstance(exc, openai.APIStatusError):
         message = exc.body.get("message") if isinstance(exc.body, dict) else None
-        return _status_error(name, exc.status_code, str(message) if message else exc.message, _status_fields(exc))
+        detail = str(message) if message else exc.message
+        return _status_error(name, exc.status_code, detail, http_target.error_fields(exc.body))
     return target_failed(name, f"{type(exc).__name__}: {exc}", should_retry=False)
 
 

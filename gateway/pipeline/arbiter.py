@@ -94,10 +94,6 @@ class Assessment:
     describer_skip: str | None
     describer_signals: tuple[str, ...]
 
-    @property
-    def misspelled_share(self) -> float:
-        return len(self.misspelled) / self.word_count if self.word_count else 0.0
-
 
 def _strong_cues(text: str, plain: list[wording.Word]) -> list[str]:
     cues: list[str] = []

@@ -126,8 +126,9 @@ def length_ratio(original: str, candidate: str, config: MergerConfig) -> str | N
     return None
 
 
-def char_drift(original: str, candidate: str, config: MergerConfig) -> str | None:
-    distance = drift(original, candidate)
+def char_drift(original: str, candidate: str, config: MergerConfig, distance: float | None = None) -> str | None:
+    """`distance`: the caller's `drift(original, candidate)` when it already has it."""
+    distance = drift(original, candidate) if distance is None else distance
     return f"drift {distance:.2f} above {config.max_drift}" if distance > config.max_drift else None
 
 

@@ -53,43 +53,47 @@ def tidy_stage_output(text: str) -> str:
 
 
 def judge_cleaned(original: str, candidate: str, config: MergerConfig, lexicon: Lexicon) -> Verdict:
-    """Accept the cleaner's text only if it is still the same request, merely corrected."""
+    """Accept the cleaner's text only if it is still the same request, merely corrected.
+
+    The guards run in order and stop at the first problem; the character drift, the costly one, runs once.
+    """
     if not candidate:
         return Verdict(False, "empty output")
-    checks = (
-        guards.leaked_instructions(original, candidate),
-        guards.obeyed_injection(original, candidate),
-        guards.answered(original, candidate),
-        guards.instruction_change(original, candidate, lexicon),
-        guards.length_ratio(original, candidate, config),
-        guards.sentence_change(original, candidate, config),
-        guards.char_drift(original, candidate, config),
-        guards.token_drift(original, candidate, config, lexicon),
+    problem = (
+        guards.leaked_instructions(original, candidate)
+        or guards.obeyed_injection(original, candidate)
+        or guards.answered(original, candidate)
+        or guards.instruction_change(original, candidate, lexicon)
+        or guards.length_ratio(original, candidate, config)
+        or guards.sentence_change(original, candidate, config)
     )
-    problem = next((reason for reason in checks if reason), None)
+    if problem:
+        return Verdict(False, problem)
+    distance = guards.drift(original, candidate)
+    problem = guards.char_drift(original, candidate, config, distance) or guards.token_drift(
+        original, candidate, config, lexicon
+    )
     if problem:
         return Verdict(False, problem)
     if candidate == original.strip():
         return Verdict(True, "unchanged")
-    return Verdict(True, f"accepted (drift {guards.drift(original, candidate):.2f})")
+    return Verdict(True, f"accepted (drift {distance:.2f})")
 
 
-def _degenerate(line: str, config: MergerConfig, lexicon: Lexicon) -> bool:
-    tokens = guards.tokens(line)
+def _degenerate(line: str, tokens: list[str], config: MergerConfig, lexicon: Lexicon) -> bool:
     if len(tokens) >= 6 and len(set(tokens)) / len(tokens) < config.knowledge_min_distinct:
         return True
-    alphabetic = [t for t in re.findall(r"\b[a-z]{3,}\b", line) if t.isalpha()]
+    alphabetic = re.findall(r"\b[a-z]{3,}\b", line)
     if not alphabetic:
         return not tokens
     unknown = sum(1 for t in alphabetic if not lexicon.known(t))
     return unknown / len(alphabetic) > config.knowledge_max_unknown
 
 
-def _restates(line: str, prompt: str, config: MergerConfig) -> bool:
+def _restates(line: str, in_prompt: set[str], config: MergerConfig) -> bool:
     content = guards.content_tokens(line)
     if not content:
         return True
-    in_prompt = set(guards.tokens(prompt))
     return sum(1 for t in content if t in in_prompt) / len(content) >= config.knowledge_max_overlap
 
 
@@ -110,11 +114,13 @@ def knowledge_lines(prompt: str, text: str, config: MergerConfig, lexicon: Lexic
     lines: list[str] = []
     kept: list[set[str]] = []
     budget = config.knowledge_max_chars
+    in_prompt = set(guards.tokens(prompt))
     for line in _candidate_lines(text):
-        words = set(guards.tokens(line))
+        tokens = guards.tokens(line)
+        words = set(tokens)
         if any(len(words & other) >= 0.8 * max(len(words), len(other)) for other in kept):
             continue
-        if _degenerate(line, config, lexicon) or _restates(line, prompt, config):
+        if _degenerate(line, tokens, config, lexicon) or _restates(line, in_prompt, config):
             continue
         if len(line) > budget:
             break

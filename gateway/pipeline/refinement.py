@@ -41,21 +41,11 @@ def _with_local_fix(report: StageReport, local_fix: LocalFix | None) -> StageRep
 
 def _final_report(outcome: StageOutcome, verdict: merger.Verdict | None) -> StageReport:
     report = outcome.report
-    if report.status == "ok" and verdict is not None and not verdict.accepted:
-        return StageReport(
-            "rejected", report.latency_ms, verdict.reason, report.worker, report.adapter, report.tier, report.attempts
-        )
-    if report.status == "ok" and verdict is not None:
-        return StageReport(
-            "ok",
-            report.latency_ms,
-            f"{report.reason}; {verdict.reason}",
-            report.worker,
-            report.adapter,
-            report.tier,
-            report.attempts,
-        )
-    return report
+    if report.status != "ok" or verdict is None:
+        return report
+    if not verdict.accepted:
+        return replace(report, status="rejected", reason=verdict.reason)
+    return replace(report, reason=f"{report.reason}; {verdict.reason}")
 
 
 def _reports(

@@ -62,20 +62,16 @@ class _Recording:
     async def events(self, source: AsyncIterable[str | bytes | memoryview]) -> AsyncIterator[bytes]:
         sent: list[bytes] = []
         failed = False
-        try:
-            async for event in source:
-                data = event.encode("utf-8") if isinstance(event, str) else bytes(event)
-                failed = failed or is_error_event(data)
-                sent.append(data)
-                yield data
-        except BaseException:
-            # The client went away (or the stream broke): shielded, so the key is released even under cancellation.
-            await asyncio.shield(self._settle(None))
-            raise
+        async for event in source:
+            data = event.encode("utf-8") if isinstance(event, str) else bytes(event)
+            failed = failed or is_error_event(data)
+            sent.append(data)
+            yield data
+        # A stream that broke or was cut off never gets here: `release` frees its key when the response ends.
         await self._settle(None if failed else StoredResponse(200, b"".join(sent), self._headers))
 
     async def release(self) -> None:
-        """Called when the response is over, however it ended (a stream cut off early may never run `events`)."""
+        """Called when the response is over, however it ended; shielded, so it also runs under cancellation."""
         await asyncio.shield(self._settle(None))
 
 
@@ -113,11 +109,7 @@ async def respond_once(
         state.metrics.observe_replay(route)
         headers = {**got.headers, REPLAY_HEADER: "true", "x-request-id": request_id_of(request)}
         return Response(got.body, status_code=got.status, headers=headers)
-    try:
-        response = await produce()
-    except BaseException:
-        await asyncio.shield(state.idempotency.settle(got, None))
-        raise
+    response = await state.idempotency.owned(got, produce)
     if isinstance(response, StreamingResponse):
         return _recorded(response, got, state.idempotency)
     stored = _stored(response)
