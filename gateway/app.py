@@ -30,15 +30,15 @@ def create_app(cluster: Cluster, after_startup: Callable[[], None] | None = None
         state = GatewayState.build(cluster)
         app.state.gateway = state
         settings = cluster.gateway
-        state.probe_task = asyncio.create_task(probe_forever(state.pool, state.registry, settings))
+        probe_task = asyncio.create_task(probe_forever(state.pool, state.registry, settings))
         if after_startup is not None:
             after_startup()
         try:
             yield
         finally:
-            state.probe_task.cancel()
+            probe_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await state.probe_task
+                await probe_task
             await state.pool.aclose()
             await state.targets.aclose()
             await state.idempotency.aclose()

@@ -153,7 +153,7 @@ class HttpTarget:
 
 
 def is_timeout(exc: BaseException) -> bool:
-    return isinstance(exc, aiohttp.ServerTimeoutError | asyncio.TimeoutError)
+    return isinstance(exc, TimeoutError)  # aiohttp's timeouts (ServerTimeoutError and its kin) subclass it
 
 
 def is_connection_failure(exc: BaseException) -> bool:

@@ -53,8 +53,8 @@ class RedisStore:
     def _pending(fingerprint: str, token: str) -> str:
         return json.dumps({"state": "pending", "fp": fingerprint, "token": token}, separators=(",", ":"))
 
-    async def _get(self, key: str) -> dict[str, Any] | None:
-        raw = await self._redis.get(self.redis_key(key))
+    async def _get(self, redis_key: str) -> dict[str, Any] | None:
+        raw = await self._redis.get(redis_key)
         if raw is None:
             return None
         record: dict[str, Any] = json.loads(raw)
@@ -62,10 +62,10 @@ class RedisStore:
 
     async def claim(self, key: str, fingerprint: str, token: str) -> Claim:
         try:
-            marker = self._pending(fingerprint, token)
-            if await self._redis.set(self.redis_key(key), marker, nx=True, px=self._pending_ms):
+            marker, stored_at = self._pending(fingerprint, token), self.redis_key(key)
+            if await self._redis.set(stored_at, marker, nx=True, px=self._pending_ms):
                 return Claim("acquired")
-            record = await self._get(key)
+            record = await self._get(stored_at)
         except RedisError as exc:
             raise _unavailable(exc) from exc
         if record is None:
@@ -84,7 +84,7 @@ class RedisStore:
             raise _unavailable(exc) from exc
 
     async def abandon(self, key: str, token: str) -> None:
-        record = await self._get(key)
+        record = await self._get(self.redis_key(key))
         if record is None or record.get("token") != token:
             return
         await self._redis.eval(_DELETE_IF, 1, self.redis_key(key), self._pending(record["fp"], token))
@@ -94,7 +94,7 @@ class RedisStore:
         give_up = time.monotonic() + timeout_s
         while time.monotonic() < give_up:
             try:
-                record = await self._get(key)
+                record = await self._get(self.redis_key(key))
             except RedisError as exc:
                 raise _unavailable(exc) from exc
             if record is None or record["state"] != "pending":

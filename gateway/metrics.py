@@ -170,7 +170,7 @@ class GatewayMetrics:
         self.target_calls.labels(target, result).inc()
         self.target_latency.labels(target).observe(seconds)
 
-    def observe_replay(self, route: str = "/refine") -> None:
+    def observe_replay(self, route: str) -> None:
         """A request answered from the idempotency store instead of running the pipeline again."""
         self.replays.labels(route).inc()
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
@@ -31,7 +30,6 @@ class GatewayState:
     targets: TargetPool
     idempotency: Idempotency
     started_at: int = field(default_factory=lambda: int(time.time()))
-    probe_task: asyncio.Task[None] | None = None
 
     @classmethod
     def build(cls, cluster: Cluster, lexicon: Lexicon | None = None) -> GatewayState:

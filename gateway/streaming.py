@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Iterable
 from typing import Any
+
+from starlette.background import BackgroundTask
+from starlette.responses import StreamingResponse
 
 from gateway.errors import GatewayError
 
@@ -31,3 +34,12 @@ async def sse_from_chunks(chunks: Iterable[dict[str, Any]]) -> AsyncIterator[byt
     except Exception:
         yield sse_event(GatewayError("The stream failed inside the gateway.").body())
     yield DONE
+
+
+def sse_response(
+    events: AsyncIterable[bytes], headers: dict[str, str], background: BackgroundTask | None = None
+) -> StreamingResponse:
+    """An event stream as the OpenAI API sends it: `text/event-stream`, not cached."""
+    return StreamingResponse(
+        events, media_type="text/event-stream", headers={**headers, "cache-control": "no-cache"}, background=background
+    )

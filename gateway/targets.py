@@ -7,11 +7,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
 import openai
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from config import Cluster, OpenAITargetConfig
 from config.cluster import RetryConfig
-from gateway import http_target
+from gateway import http_target, retries
 from gateway.errors import (
     GatewayError,
     UpstreamError,
@@ -132,12 +131,7 @@ class TargetPool:
         return await self._call(name, lambda rid: target.open_stream(body, rid), request_id)
 
     async def _call(self, name: str, attempt_fn: Callable[[str], Awaitable[T]], request_id: str) -> T:
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(self._retry.attempts),
-            wait=wait_exponential(multiplier=self._retry.backoff_s, max=1.0),
-            retry=retry_if_exception(_retryable),
-            reraise=True,
-        )
+        retrying = retries.retrying(self._retry, _retryable)
         attempts = 0
         async for attempt in retrying:
             with attempt:

@@ -11,11 +11,11 @@ from typing import Protocol
 import httpx
 import openai
 from openai.types.chat import ChatCompletion
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from adapters.messages import ChatMessage
 from config import Decoding, WorkerConfig
 from config.cluster import RetryConfig
+from gateway import retries
 from gateway.pipeline.outcomes import Route, StageText, Usage
 
 
@@ -96,12 +96,7 @@ class WorkerPool:
     async def chat(self, route: Route, request: StageRequest) -> tuple[StageText, int]:
         """Call the route's adapter; retry retryable errors on the same endpoint; return text and attempts."""
         attempts = 0
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(self._retry.attempts),
-            wait=wait_exponential(multiplier=self._retry.backoff_s, max=1.0),
-            retry=retry_if_exception(lambda e: isinstance(e, WorkerError) and e.retryable),
-            reraise=True,
-        )
+        retrying = retries.retrying(self._retry, lambda e: isinstance(e, WorkerError) and e.retryable)
         async for attempt in retrying:
             with attempt:
                 attempts += 1
@@ -115,9 +110,7 @@ class WorkerPool:
         result, usage = "cancelled", None
         try:
             completion = await self._chat_once(route, request, attempt)
-            result = "ok"
-            if completion.usage is not None:
-                usage = Usage(completion.usage.prompt_tokens, completion.usage.completion_tokens)
+            result, usage = "ok", _usage(completion)
             return completion
         except WorkerError as exc:
             result = call_result(exc)
@@ -178,7 +171,9 @@ def _stage_text(route: Route, completion: ChatCompletion) -> StageText:
     if not completion.choices:
         raise WorkerError(route.worker, "protocol", "response has no choices", retryable=False)
     choice = completion.choices[0]
-    usage = Usage()
-    if completion.usage is not None:
-        usage = Usage(completion.usage.prompt_tokens, completion.usage.completion_tokens)
-    return StageText(choice.message.content or "", route, usage, choice.finish_reason)
+    return StageText(choice.message.content or "", route, _usage(completion) or Usage(), choice.finish_reason)
+
+
+def _usage(completion: ChatCompletion) -> Usage | None:
+    u = completion.usage
+    return Usage(u.prompt_tokens, u.completion_tokens) if u is not None else None

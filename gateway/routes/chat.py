@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import time
 from collections.abc import Iterator
@@ -21,9 +20,9 @@ from gateway.pipeline.outcomes import Refinement
 from gateway.pipeline.refinement import RefineOptions
 from gateway.relay import answer_body, forwarded_body, refinement_details, relay_stream
 from gateway.routes.idempotent import header_key, respond_once
-from gateway.routes.refine import check_prompt, log_refinement, stage_header
+from gateway.routes.refine import check_prompt, run_headers
 from gateway.state import GatewayState, gateway_state
-from gateway.streaming import sse_from_chunks
+from gateway.streaming import sse_from_chunks, sse_response
 from gateway.telemetry import note_request
 
 router = APIRouter()
@@ -39,6 +38,10 @@ class ChatBody(BaseModel):
     stream: bool | None = False
     stream_options: dict[str, Any] | None = None
     n: int | None = Field(None, ge=1, le=16)
+
+    @property
+    def include_usage(self) -> bool:
+        return bool((self.stream_options or {}).get("include_usage"))
 
 
 def find_last_user(messages: list[dict[str, Any]]) -> tuple[int, str | None] | None:
@@ -71,29 +74,26 @@ def last_user_text(messages: list[dict[str, Any]]) -> tuple[int, str]:
 
 def refine_options(body: ChatBody, request: Request) -> RefineOptions:
     """The stages (below) and the deadline: `mpr.deadline_ms` or `x-mpr-deadline-ms`, capped by the config."""
-    extra = body.model_extra or {}
-    mpr = extra.get("mpr")
-    asked = mpr.get("deadline_ms") if isinstance(mpr, dict) else None
+    mpr = (body.model_extra or {}).get("mpr")
+    mpr = mpr if isinstance(mpr, dict) else {}
+    asked = mpr.get("deadline_ms")
     if asked is not None and (not isinstance(asked, int) or isinstance(asked, bool)):
         raise InvalidRequest("mpr.deadline_ms must be an integer (milliseconds).", param="mpr.deadline_ms")
     limit_s = gateway_state(request).cluster.gateway.request_timeout_s
     deadline_s = request_deadline_s(limit_s, request.headers.get(DEADLINE_HEADER), asked)
-    return dataclasses.replace(_stage_options(body, request), deadline_s=deadline_s)
+    return RefineOptions(stages=_stages(mpr.get("stages"), request), deadline_s=deadline_s)
 
 
-def _stage_options(body: ChatBody, request: Request) -> RefineOptions:
+def _stages(given: Any, request: Request) -> frozenset[StageName] | None:
     """Stages from the `mpr.stages` body field or the `x-mpr-stages` header (`none` turns refinement off)."""
-    extra = body.model_extra or {}
-    given: Any = (extra.get("mpr") or {}).get("stages") if isinstance(extra.get("mpr"), dict) else None
     header = request.headers.get("x-mpr-stages")
     if given is None and header is not None:
         given = [] if header.strip().lower() == "none" else [s.strip() for s in header.split(",") if s.strip()]
     if given is None:
-        return RefineOptions()
+        return None
     if not isinstance(given, list) or any(s not in STAGE_NAMES for s in given):
         raise InvalidRequest(f"stages must be a list drawn from {list(STAGE_NAMES)}.", param="mpr.stages")
-    stages: frozenset[StageName] = frozenset(s for s in STAGE_NAMES if s in given)
-    return RefineOptions(stages=stages)
+    return frozenset(s for s in STAGE_NAMES if s in given)
 
 
 def _usage(refinement: Refinement) -> dict[str, int]:
@@ -167,14 +167,12 @@ async def _chat_completions(body: ChatBody, request: Request) -> JSONResponse | 
     check_prompt(state, text, f"messages.{index}.content")
     run_id = new_id("run")
     refinement = await state.refiner.refine(text, run_id, request_id, refine_options(body, request))
-    log_refinement(request, body.model, refinement)
-    headers = {"x-request-id": request_id, "x-mpr-run-id": run_id, "x-mpr-stages": stage_header(refinement)}
+    note_request(request, body.model, refinement)
+    headers = run_headers(request_id, run_id, refinement)
     completion_id, created, n = new_id("chatcmpl"), int(time.time()), body.n or 1
     if body.stream:
-        include_usage = bool((body.stream_options or {}).get("include_usage"))
-        chunks = completion_chunks(completion_id, body.model, created, n, refinement, include_usage)
-        headers["cache-control"] = "no-cache"
-        return StreamingResponse(sse_from_chunks(chunks), media_type="text/event-stream", headers=headers)
+        chunks = completion_chunks(completion_id, body.model, created, n, refinement, body.include_usage)
+        return sse_response(sse_from_chunks(chunks), headers)
     return JSONResponse(completion_body(completion_id, body.model, created, n, refinement), headers=headers)
 
 
@@ -189,7 +187,7 @@ async def refine_for_target(
         return None, None
     check_prompt(state, text, f"messages.{index}.content")
     refinement = await state.refiner.refine(text, run_id, request_id, options)
-    log_refinement(request, body.model, refinement)
+    note_request(request, body.model, refinement)
     return index, refinement
 
 
@@ -200,15 +198,12 @@ async def answer_with_target(
     run_id = new_id("run")
     index, refinement = await refine_for_target(state, body, request, request_id, run_id)
     payload = forwarded_body(body.model_dump(exclude_unset=True), index, refinement)
-    stages = stage_header(refinement) if refinement is not None else "none"
-    headers = {"x-request-id": request_id, "x-mpr-run-id": run_id, "x-mpr-stages": stages}
+    headers = run_headers(request_id, run_id, refinement)
     if body.stream:
         stream = await state.targets.open_stream(body.model, payload, request_id)
-        include_usage = bool((body.stream_options or {}).get("include_usage"))
-        events = relay_stream(stream, body.model, include_usage, lambda exc: state.targets.translate(body.model, exc))
-        headers["cache-control"] = "no-cache"
+        translate = functools.partial(state.targets.translate, body.model)
+        events = relay_stream(stream, body.model, body.include_usage, translate)
         # The background close also runs when the client disconnects before the first chunk.
-        closing = BackgroundTask(stream.aclose)
-        return StreamingResponse(events, media_type="text/event-stream", headers=headers, background=closing)
+        return sse_response(events, headers, BackgroundTask(stream.aclose))
     answer = await state.targets.complete(body.model, payload, request_id)
     return JSONResponse(answer_body(answer, body.model, refinement_details(run_id, refinement)), headers=headers)

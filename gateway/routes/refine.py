@@ -44,13 +44,16 @@ def check_prompt(state: GatewayState, prompt: str, param: str) -> None:
         raise InvalidRequest(f"The prompt has {len(prompt)} characters; the limit is {limit}.", param=param)
 
 
-def stage_header(refinement: Refinement) -> str:
+def stage_header(refinement: Refinement | None) -> str:
+    """`x-mpr-stages`: each stage's status, or `none` when nothing was refined (relay only)."""
+    if refinement is None:
+        return "none"
     return ";".join(f"{name}={report.status}" for name, report in refinement.stages.items())
 
 
-def log_refinement(request: Request, model: str, refinement: Refinement) -> None:
-    """Hand the refinement to the telemetry middleware: it counts, times and logs the request once it ends."""
-    note_request(request, model, refinement)
+def run_headers(request_id: str, run_id: str, refinement: Refinement | None) -> dict[str, str]:
+    """The headers every refine and chat response carries."""
+    return {"x-request-id": request_id, "x-mpr-run-id": run_id, "x-mpr-stages": stage_header(refinement)}
 
 
 @router.post("/refine", response_model=None)
@@ -73,7 +76,6 @@ async def _refine(body: RefineBody, request: Request) -> JSONResponse:
     )
     options = RefineOptions(frozenset(body.stages) if body.stages is not None else None, body.tier, deadline_s)
     refinement = await state.refiner.refine(body.prompt, run_id, request_id, options)
-    log_refinement(request, state.cluster.gateway.refine_model, refinement)
+    note_request(request, state.cluster.gateway.refine_model, refinement)
     payload = {**refinement.details(), "idempotency_key": body.idempotency_key, "request_id": request_id}
-    headers = {"x-request-id": request_id, "x-mpr-run-id": run_id, "x-mpr-stages": stage_header(refinement)}
-    return JSONResponse(payload, headers=headers)
+    return JSONResponse(payload, headers=run_headers(request_id, run_id, refinement))
