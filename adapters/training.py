@@ -17,11 +17,10 @@ from adapters.cleaner_data import CleanerExample, DataSpec, generate, read_jsonl
 from adapters.messages import render_stage_messages
 from adapters.progress import CommandFailedError, Progress
 from config.environment import MprEnvironment, process_environ
-from config.loading import load_cluster
+from config.loading import LOCAL_CLUSTER, load_cluster
 
 METRICS_FILE = "metrics.json"
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_CLUSTER = REPO_ROOT / "config" / "local.yaml"
+DEFAULT_CLUSTER = LOCAL_CLUSTER
 
 
 class TrainingError(Exception):

@@ -28,12 +28,11 @@ from adapters.progress import Progress
 from benchmarks.cleaner_worker import RANDOM_ADAPTER, started_worker
 from config.cluster import Cluster
 from config.environment import MprEnvironment
-from config.loading import load_cluster
+from config.loading import LOCAL_CLUSTER, load_cluster
 from gateway.lexicon import Lexicon
 from gateway.pipeline.local_cleaner import local_clean
 from gateway.pipeline.merger import knowledge_lines, merge
 
-LOCAL_CLUSTER = Path(__file__).resolve().parents[1] / "config" / "local.yaml"
 MAX_TOKENS = 64  # a held-out fix is under 40 tokens; a rambling adapter is cut here
 
 
@@ -84,9 +83,9 @@ def through_merger(cluster: Cluster, lexicon: Lexicon, examples: list[CleanerExa
     ]
 
 
-def evaluate(url: str, cluster: Cluster, examples: list[CleanerExample], progress: Progress) -> list[Scored]:
-    client = openai.OpenAI(base_url=url, api_key="EMPTY", max_retries=0, timeout=600)
-    lexicon = Lexicon.load(cluster.arbiter.spelling)
+def evaluate(
+    client: openai.OpenAI, cluster: Cluster, lexicon: Lexicon, examples: list[CleanerExample], progress: Progress
+) -> list[Scored]:
     system_prompt = cluster.stages["cleaner"].system_prompt or ""
     prompts = [e.noisy for e in examples]
     results: list[Scored] = []
@@ -103,10 +102,10 @@ def evaluate(url: str, cluster: Cluster, examples: list[CleanerExample], progres
     return results
 
 
-def describer_check(url: str, cluster: Cluster, prompts: list[str], progress: Progress) -> dict[str, Any]:
+def describer_check(
+    client: openai.OpenAI, cluster: Cluster, lexicon: Lexicon, prompts: list[str], progress: Progress
+) -> dict[str, Any]:
     """How often the describer's background survives the merger's guards (random describer adapter vs base)."""
-    client = openai.OpenAI(base_url=url, api_key="EMPTY", max_retries=0, timeout=600)
-    lexicon = Lexicon.load(cluster.arbiter.spelling)
     system_prompt = cluster.stages["describer"].system_prompt or ""
     out: dict[str, Any] = {}
     for model in ("demo-describer", cluster.workers[0].base):
@@ -168,8 +167,10 @@ def main(argv: list[str]) -> int:
     describer_prompts = [e.clean for e in examples][: args.describer]
     with contextlib.ExitStack() as stack:
         url = args.url or stack.enter_context(started_worker(cluster, env, progress))
-        results = evaluate(url, cluster, examples, progress)
-        describer = describer_check(url, cluster, describer_prompts, progress) if describer_prompts else {}
+        client = openai.OpenAI(base_url=url, api_key="EMPTY", max_retries=0, timeout=600)
+        lexicon = Lexicon.load(cluster.arbiter.spelling)
+        results = evaluate(client, cluster, lexicon, examples, progress)
+        describer = describer_check(client, cluster, lexicon, describer_prompts, progress) if describer_prompts else {}
     facts = trained_facts(cluster)
     print(report(results, examples, facts))
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,19 +11,13 @@ from pydantic import AnyHttpUrl
 from adapters.demo import DEMO_ADAPTERS, MODEL_FOLDER, default_demo_dir
 from adapters.progress import Progress
 from adapters.toolchain import ensure_toolchain
+from benchmarks.harness import free_port
 from config.cluster import Cluster
 from config.environment import MprEnvironment, process_environ
 from launch.plan import plan_node
 from launch.processes import WorkerProcesses
 
 RANDOM_ADAPTER = "random-cleaner"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def random_cleaner(env: MprEnvironment, progress: Progress) -> Path:

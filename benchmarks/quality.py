@@ -17,9 +17,10 @@ import httpx
 
 from benchmarks.prompt_set import DEFAULT_SET, LabelledPrompt, load_prompt_set
 from benchmarks.scoring import STAGES, Observation, summarise, table
+from config.loading import LOCAL_CLUSTER
 
 DEFAULT_GATEWAY = "http://127.0.0.1:8000"
-DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "config" / "local.yaml"
+DEFAULT_CONFIG = LOCAL_CLUSTER
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 UNREACHABLE_WORKER = "http://127.0.0.1:9/v1"
 

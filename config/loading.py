@@ -12,6 +12,9 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from config.cluster import AuthConfig, Cluster, OpenAITargetConfig, StageConfig, TargetConfig, WorkerConfig
 from config.environment import MprEnvironment, proxy_for, read_env_var
 
+# The embedded one-machine default (`mpr up`), shipped inside this package.
+LOCAL_CLUSTER = Path(__file__).resolve().parent / "local.yaml"
+
 
 class ConfigError(Exception):
     """A cluster file that cannot be used; the message names the file and the offending path."""
@@ -134,29 +137,9 @@ def load_cluster(path: str | Path, env: MprEnvironment | None = None, *, require
         for n, t in cluster.targets.items()
     }
     update: dict[str, Any] = {"stages": stages, "workers": workers, "targets": targets, **_expand_paths(cluster, env)}
-    update["auth"] = _resolve_auth(cluster.auth).model_dump()
+    update["auth"] = _resolve_auth(cluster.auth)
     # Re-validate as the plain model so callers never see the settings subclass.
     try:
-        return Cluster.model_validate({**cluster.model_dump(), **_dump(update)})
+        return Cluster.model_validate({**cluster.model_dump(), **update})
     except ValidationError as exc:
         raise ConfigError(_format_errors(source, exc)) from exc
-
-
-def _dump(update: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in update.items():
-        if isinstance(value, dict):
-            out[key] = {k: _plain(v) for k, v in value.items()}
-        elif isinstance(value, list):
-            out[key] = [_plain(v) for v in value]
-        else:
-            out[key] = value
-    return out
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, WorkerConfig):
-        data = value.model_dump()
-        data["api_key"] = value.api_key
-        return data
-    return value.model_dump() if hasattr(value, "model_dump") else value

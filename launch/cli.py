@@ -11,16 +11,16 @@ from types import FrameType
 
 from adapters.manifest import read_manifest
 from adapters.progress import Progress
-from adapters.toolchain import EngineToolchain, ToolchainError
+from adapters.toolchain import ToolchainError
 from adapters.validation import validate_manifest
 from config.cluster import Cluster
 from config.environment import MprEnvironment
 from config.loading import ConfigError, load_cluster
 from launch.display import render_node
 from launch.plan import LaunchPlanError, ServerPlan, plan_node
-from launch.processes import WorkerProcesses, WorkerStartError
+from launch.processes import WorkerProcesses, WorkerStartError, ensure_engine
 from launch.status import probe_worker, render_table
-from launch.systemd import enable_hint, write_units
+from launch.systemd import SECRETS_FILE, enable_hint, write_units
 
 
 class _StopRequested(Exception):
@@ -38,12 +38,6 @@ def _plan(args: argparse.Namespace) -> int:
     sections = [render_node(node, plan_node(cluster, node, env), cluster.gateway.node) for node in nodes]
     print("\n\n".join(sections))
     return 0
-
-
-def _ensure_engine(plans: list[ServerPlan], env: MprEnvironment, progress: Progress) -> None:
-    toolchain = EngineToolchain.from_environment(env)
-    if any(plan.argv[0] == str(toolchain.python) for plan in plans):
-        toolchain.ensure(progress)
 
 
 def _raise_stop(signum: int, frame: FrameType | None) -> None:
@@ -81,7 +75,7 @@ def _worker(args: argparse.Namespace) -> int:
     progress = Progress()
     previous = signal.signal(signal.SIGTERM, _raise_stop)
     try:
-        _ensure_engine(plans, env, progress)
+        ensure_engine(plans, env, progress)
         return _supervise(plans, progress, args.ready_timeout)
     except (KeyboardInterrupt, _StopRequested):
         progress.say("stopped")
@@ -155,6 +149,6 @@ def add_launch_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     systemd = _leaf(sub, "systemd", "write one systemd .service unit per worker of a node")
     systemd.add_argument("--node", required=True)
     systemd.add_argument("--out", type=Path, required=True, help="output folder")
-    systemd.add_argument("--secrets-file", default="/etc/mpr-gateway/worker.env",
+    systemd.add_argument("--secrets-file", default=SECRETS_FILE,
                          help="EnvironmentFile= holding VLLM_API_KEY")  # fmt: skip
     systemd.set_defaults(launch_handler=_systemd)

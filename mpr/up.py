@@ -10,21 +10,15 @@ from types import FrameType
 
 from adapters.demo import build_demo, default_demo_dir
 from adapters.progress import Progress
-from adapters.toolchain import EngineToolchain, ToolchainError
-from config import Cluster, ConfigError, MprEnvironment, load_cluster
+from adapters.toolchain import ToolchainError
+from config import LOCAL_CLUSTER, Cluster, ConfigError, MprEnvironment, load_cluster
 from gateway.cli import run_gateway
 from launch.plan import LaunchPlanError, ServerPlan, plan_node
-from launch.processes import WorkerProcesses, WorkerStartError
+from launch.processes import WorkerProcesses, WorkerStartError, ensure_engine
 
 
 class _Stop(Exception):
     """SIGTERM while the workers start: unwind so they are stopped."""
-
-
-def default_config() -> Path:
-    import config
-
-    return Path(config.__file__).resolve().parent / "local.yaml"
 
 
 def add_up_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -49,9 +43,7 @@ def _uses_demo(cluster: Cluster, env: MprEnvironment) -> bool:
 
 def _prepare(cluster: Cluster, env: MprEnvironment, progress: Progress) -> list[ServerPlan]:
     plans = plan_node(cluster, cluster.gateway.node, env)
-    toolchain = EngineToolchain.from_environment(env)
-    if any(plan.argv[0] == str(toolchain.python) for plan in plans):
-        toolchain.ensure(progress)
+    ensure_engine(plans, env, progress)
     if _uses_demo(cluster, env):
         build_demo(env, None, progress)
     return plans
@@ -78,7 +70,7 @@ def up(args: argparse.Namespace) -> int:
     progress = Progress()
     previous = signal.signal(signal.SIGTERM, _raise_stop)
     try:
-        cluster = load_cluster(args.config or default_config(), env)
+        cluster = load_cluster(args.config or LOCAL_CLUSTER, env)
         plans = _prepare(cluster, env, progress)
         with WorkerProcesses(plans, progress=progress) as workers:
             if plans:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import threading
 from pathlib import Path
+
+from tests.ports import free_port
 
 MISSING = (
     "redis-server is not installed: the idempotency tests need the real server "
@@ -14,19 +15,12 @@ MISSING = (
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 class RedisServer:
     """Started with `start()` (returns once it accepts connections), stopped with `stop()`; no persistence."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        self.port = _free_port()
+        self.port = free_port()
         self._ready = threading.Event()
         self._output: list[str] = []
         self._process: subprocess.Popen[str] | None = None

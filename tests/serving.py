@@ -10,16 +10,7 @@ import uvicorn
 
 from config import Cluster
 from gateway.app import create_app
-
-
-class _Server(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config, started: threading.Event) -> None:
-        super().__init__(config)
-        self._started = started
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets)
-        self._started.set()
+from tests.fakes.vllm_server import StartedServer
 
 
 class ServedGateway:
@@ -32,7 +23,7 @@ class ServedGateway:
         self.port: int = self._sock.getsockname()[1]
         config = uvicorn.Config(create_app(cluster), log_level="warning", lifespan="on")
         self._started = threading.Event()
-        self._server = _Server(config, self._started)
+        self._server = StartedServer(config, self._started)
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     @property

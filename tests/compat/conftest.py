@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,20 +10,13 @@ import pytest
 from config import Cluster
 from tests.fakes import Behaviour, FakeVllmServer
 from tests.gateway.conftest import make_cluster
+from tests.ports import free_port
 from tests.serving import ServedGateway
 
 TARGET = "answer"
 LEGACY_TARGET = "answer-legacy"
 DOWN_TARGET = "answer-down"
 SLOW_TARGET = "answer-slow"
-
-
-def closed_port() -> int:
-    """A loopback port nothing listens on (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 def target_cluster(cleaner: FakeVllmServer, describer: FakeVllmServer, answer: FakeVllmServer) -> Cluster:
@@ -37,7 +29,7 @@ def target_cluster(cleaner: FakeVllmServer, describer: FakeVllmServer, answer: F
             "model": "base",
             "max_tokens_param": "max_tokens",
         },
-        DOWN_TARGET: {"kind": "openai", "base_url": f"http://127.0.0.1:{closed_port()}/v1", "model": "base"},
+        DOWN_TARGET: {"kind": "openai", "base_url": f"http://127.0.0.1:{free_port()}/v1", "model": "base"},
         SLOW_TARGET: {"kind": "openai", "base_url": answer.base_url, "model": "base", "timeout_s": 0.5},
     }
     return make_cluster(cleaner.base_url, describer.base_url, overrides={"targets": targets})

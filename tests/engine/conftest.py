@@ -27,16 +27,15 @@ import pytest
 from adapters.demo import build_demo
 from adapters.progress import Progress
 from config.environment import MprEnvironment
-from config.loading import load_cluster
+from config.loading import LOCAL_CLUSTER, load_cluster
 from launch.plan import plan_node
 from launch.processes import WorkerProcesses
 from tests.engine.engine_worker import (
-    LOCAL_CLUSTER,
     READY_TIMEOUT_S,
     EngineWorker,
     cluster_on_port,
-    free_loopback_port,
 )
+from tests.ports import free_port
 
 
 @pytest.fixture(scope="session")
@@ -47,7 +46,7 @@ def engine(pytestconfig: pytest.Config) -> Iterator[EngineWorker]:
     progress = Progress()
     with capture.global_and_fixture_disabled():
         build_demo(env, None, progress)
-        cluster = cluster_on_port(load_cluster(LOCAL_CLUSTER, env), free_loopback_port())
+        cluster = cluster_on_port(load_cluster(LOCAL_CLUSTER, env), free_port())
         (plan,) = plan_node(cluster, "local", env)
         processes = WorkerProcesses([plan], progress=progress)
         processes.start()

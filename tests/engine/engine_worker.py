@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import socket
 from dataclasses import dataclass
-from pathlib import Path
 
 from pydantic import AnyHttpUrl
 
@@ -12,15 +10,7 @@ from config.cluster import Cluster, WorkerConfig
 from launch.plan import ServerPlan
 from launch.processes import WorkerProcesses
 
-LOCAL_CLUSTER = Path(__file__).resolve().parents[2] / "config" / "local.yaml"
 READY_TIMEOUT_S = 600.0
-
-
-def free_loopback_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def cluster_on_port(cluster: Cluster, port: int) -> Cluster:

@@ -13,7 +13,8 @@ import httpx
 import pytest
 import yaml
 
-from tests.engine.engine_worker import LOCAL_CLUSTER, free_loopback_port
+from config.loading import LOCAL_CLUSTER
+from tests.ports import free_port
 
 pytestmark = pytest.mark.engine
 
@@ -47,7 +48,7 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], deadline_s: float) ->
 
 
 def test_mpr_up_serves_refinements_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
-    gateway_port, worker_port = free_loopback_port(), free_loopback_port()
+    gateway_port, worker_port = free_port(), free_port()
     config = cluster_file(tmp_path, gateway_port, worker_port)
     log = (tmp_path / "up.log").open("wb")
     process = subprocess.Popen(

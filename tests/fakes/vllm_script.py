@@ -63,7 +63,6 @@ class RecordedRequest:
     headers: Mapping[str, str]  # lower-cased names
     raw_body: bytes
     body: Any  # parsed JSON, or None
-    arrived_at: float  # time.monotonic()
 
     @property
     def model(self) -> str | None:
@@ -122,10 +121,6 @@ class ScriptState:
                     del self._queue[i]
                     return behaviour
             return self._per_model.get(model, self._default)
-
-    def pending_one_shots(self) -> int:
-        with self.cond:
-            return len(self._queue)
 
     # recording
     def record(self, rec: RecordedRequest) -> None:

@@ -31,7 +31,9 @@ from tests.fakes.vllm_script import GENERATION_PATHS, Behaviour, RecordedRequest
 _GUARDED_PREFIX = ("/v1", "/v2", "/inference", "/cohere")
 
 
-class _Uvicorn(uvicorn.Server):
+class StartedServer(uvicorn.Server):
+    """uvicorn that sets `started` once it accepts connections (servers run in a background thread)."""
+
     def __init__(self, config: uvicorn.Config, started: threading.Event) -> None:
         super().__init__(config)
         self._started_event = started
@@ -72,7 +74,7 @@ class FakeVllmServer:
         self.state = ScriptState(default or Behaviour())
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._server: _Uvicorn | None = None
+        self._server: StartedServer | None = None
         self._stopping: asyncio.Event | None = None
         self._gates: dict[str, asyncio.Event] = {}
         self._opened_gates: set[str] = set()
@@ -102,7 +104,7 @@ class FakeVllmServer:
             timeout_graceful_shutdown=2,
         )
         started = threading.Event()
-        self._server = _Uvicorn(config, started)
+        self._server = StartedServer(config, started)
         self._thread_error = None
         self._thread = threading.Thread(
             target=self._thread_main, args=(self._server, sock), name=f"fake-vllm-{self.port}", daemon=True
@@ -115,7 +117,7 @@ class FakeVllmServer:
                 raise RuntimeError(f"fake vLLM server failed to start: {self._thread_error!r}")
         return self
 
-    def _thread_main(self, server: _Uvicorn, sock: socket.socket) -> None:
+    def _thread_main(self, server: StartedServer, sock: socket.socket) -> None:
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
         self._loop = loop
@@ -129,7 +131,7 @@ class FakeVllmServer:
             loop.close()
             sock.close()
 
-    async def _serve(self, server: _Uvicorn, sock: socket.socket) -> None:
+    async def _serve(self, server: StartedServer, sock: socket.socket) -> None:
         self._stopping = asyncio.Event()
         self._gates = {name: asyncio.Event() for name in self._opened_gates}
         for event in self._gates.values():
@@ -335,7 +337,7 @@ class FakeVllmServer:
             with contextlib.suppress(ValueError):
                 body = json.loads(raw)
         headers = {k.lower(): v for k, v in request.headers.items()}
-        rec = RecordedRequest(request.method, request.url.path, headers, raw, body, time.monotonic())
+        rec = RecordedRequest(request.method, request.url.path, headers, raw, body)
         self.state.record(rec)
         if self.api_key is not None and rec.path.startswith(_GUARDED_PREFIX) and request.method != "OPTIONS":
             scheme, _, token = headers.get("authorization", "").partition(" ")

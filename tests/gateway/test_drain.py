@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -17,23 +16,17 @@ import yaml
 
 from tests.fakes import Behaviour, FakeVllmServer
 from tests.gateway.conftest import make_cluster
+from tests.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 NOISY = "what is the captial of frane"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class _Gateway:
     """`python -m gateway.cli serve --config FILE` as a child process."""
 
     def __init__(self, cleaner: FakeVllmServer, describer: FakeVllmServer, tmp: Path, drain_s: float) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         cluster = make_cluster(cleaner.base_url, describer.base_url)
         data = cluster.model_dump(mode="json", exclude_none=True)
         data["gateway"].update({"port": self.port, "drain_timeout_s": drain_s, "log_level": "warning"})

@@ -12,12 +12,12 @@ from pydantic import SecretStr
 from adapters.lora_limits import LoraRankError, max_lora_rank, round_up_rank
 from config.cluster import Cluster
 from config.environment import MprEnvironment
-from config.loading import ConfigError, load_cluster
+from config.loading import LOCAL_CLUSTER, ConfigError, load_cluster
 from launch.plan import LaunchPlanError, ServerPlan, bind_host, plan_cluster, plan_node
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "config" / "cluster.example.yaml"
-LOCAL = REPO / "config" / "local.yaml"
+LOCAL = LOCAL_CLUSTER
 
 
 def _value(plan: ServerPlan, flag: str) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import sys
 from pathlib import Path
 
@@ -11,15 +10,9 @@ import pytest
 from adapters.progress import Progress
 from launch.plan import ExpectedAdapter, ServerPlan
 from launch.processes import WorkerProcesses, WorkerStartError
+from tests.ports import free_port
 
 FAKE = Path(__file__).with_name("fake_vllm.py")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def fake_plan(tmp_path: Path, base: str = "m", listed: tuple[str, ...] = ("a1",),

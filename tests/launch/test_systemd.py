@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from config.environment import MprEnvironment
-from config.loading import load_cluster
+from config.loading import LOCAL_CLUSTER, load_cluster
 from launch.plan import plan_node
 from launch.systemd import unit_for, write_units
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "cluster.example.yaml"
-LOCAL = Path(__file__).resolve().parents[2] / "config" / "local.yaml"
+LOCAL = LOCAL_CLUSTER
 
 
 def _exec_argv(text: str) -> list[str]:
