@@ -58,7 +58,7 @@ class IdempotencyStore(Protocol):
 
     async def complete(self, key: str, token: str, fingerprint: str, response: StoredResponse) -> None: ...
 
-    async def abandon(self, key: str, token: str) -> None: ...
+    async def abandon(self, key: str, token: str, fingerprint: str) -> None: ...
 
     async def wait(self, key: str, timeout_s: float) -> None: ...
 
@@ -113,7 +113,7 @@ class MemoryStore:
             entry.expires_at = self._clock() + self._ttl_s
             entry.finished.set()
 
-    async def abandon(self, key: str, token: str) -> None:
+    async def abandon(self, key: str, token: str, fingerprint: str) -> None:
         entry = self._entries.get(key)
         if entry is not None and entry.token == token:
             del self._entries[key]
@@ -177,7 +177,7 @@ class Idempotency:
         if response is not None and 200 <= response.status < 300:
             await self.store.complete(owner.key, owner.token, owner.fingerprint, response)
         else:
-            await self.store.abandon(owner.key, owner.token)
+            await self.store.abandon(owner.key, owner.token, owner.fingerprint)
 
     async def owned(self, owner: Ownership, work: Callable[[], Awaitable[T]]) -> T:
         """The owner's work; if it raises (or is cancelled) the key is released, shielded, so a repeat runs it."""

@@ -83,11 +83,9 @@ class RedisStore:
         except RedisError as exc:
             raise _unavailable(exc) from exc
 
-    async def abandon(self, key: str, token: str) -> None:
-        record = await self._get(self.redis_key(key))
-        if record is None or record.get("token") != token:
-            return
-        await self._redis.eval(_DELETE_IF, 1, self.redis_key(key), self._pending(record["fp"], token))
+    async def abandon(self, key: str, token: str, fingerprint: str) -> None:
+        # Deletes only this caller's own pending marker: a finished record or another caller's marker never matches.
+        await self._redis.eval(_DELETE_IF, 1, self.redis_key(key), self._pending(fingerprint, token))
 
     async def wait(self, key: str, timeout_s: float) -> None:
         """Poll until the key is no longer pending (another replica may own it: there is no local event)."""

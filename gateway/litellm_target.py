@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import json
 from collections.abc import AsyncIterator
 from types import ModuleType
 from typing import Any
@@ -58,14 +57,14 @@ def load_litellm() -> ModuleType:
 
 
 class _LitellmStream:
-    """A litellm CustomStreamWrapper, its chunks serialised back to OpenAI chunk JSON."""
+    """A litellm CustomStreamWrapper, its chunks as OpenAI chunk objects (serialised once, by the relay)."""
 
     def __init__(self, wrapper: Any) -> None:
         self._wrapper = wrapper
 
-    async def events(self) -> AsyncIterator[str]:
+    async def events(self) -> AsyncIterator[JsonDict]:
         async for chunk in self._wrapper:
-            yield json.dumps(chunk.model_dump(mode="json"), separators=(",", ":"))
+            yield chunk.model_dump(mode="json")
 
     async def aclose(self) -> None:
         close = getattr(self._wrapper, "aclose", None)

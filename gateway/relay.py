@@ -57,12 +57,15 @@ def answer_body(answer: JsonDict, model: str, details: JsonDict) -> JsonDict:
     return {**answer, "model": model, "mpr": details}
 
 
-def relay_event(data: str, model: str, include_usage: bool) -> bytes:
-    """One upstream SSE payload for the client: `model` renamed, `usage: null` where OpenAI sends it."""
-    try:
-        chunk = json.loads(data)
-    except ValueError:
-        return b"data: " + data.encode() + b"\n\n"
+def relay_event(data: str | JsonDict, model: str, include_usage: bool) -> bytes:
+    """One upstream SSE payload (raw, or already a chunk) for the client: `model` renamed, `usage: null` added."""
+    if isinstance(data, str):
+        try:
+            chunk = json.loads(data)
+        except ValueError:
+            return b"data: " + data.encode() + b"\n\n"
+    else:
+        chunk = data
     if isinstance(chunk, dict) and "error" not in chunk:
         if "model" in chunk:
             chunk["model"] = model

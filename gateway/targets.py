@@ -27,9 +27,9 @@ _RETRY_STATUSES = (429, 502, 503, 504)
 
 
 class TargetStream(Protocol):
-    """An upstream stream whose response headers have arrived: its SSE data payloads, then close."""
+    """An upstream stream whose response headers have arrived: its SSE data payloads (raw, or chunks), then close."""
 
-    def events(self) -> AsyncIterator[str]: ...
+    def events(self) -> AsyncIterator[str | JsonDict]: ...
 
     async def aclose(self) -> None: ...
 
