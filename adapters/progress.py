@@ -73,3 +73,27 @@ class Progress:
         if code != 0:
             raise CommandFailedError(label, code, tail)
         self.say(f"{label}: done in {time.monotonic() - started:.1f}s")
+
+
+class Meter:
+    """A throttled progress bar for a long loop: `[mpr 12.3s] label [#####-----] 50% detail` every few seconds."""
+
+    def __init__(self, progress: Progress, label: str, every_s: float = 2.0, width: int = 24) -> None:
+        self._progress = progress
+        self._label = label
+        self._every_s = every_s
+        self._width = width
+        self._last = -every_s
+
+    def show(self, fraction: float | None, detail: str, *, force: bool = False) -> None:
+        """Print the bar (at most once per `every_s` unless forced); `fraction` None when the total is unknown."""
+        now = time.monotonic()
+        if not force and now - self._last < self._every_s:
+            return
+        self._last = now
+        if fraction is None:
+            self._progress.say(f"{self._label} {detail}")
+            return
+        filled = round(max(0.0, min(1.0, fraction)) * self._width)
+        bar = "#" * filled + "-" * (self._width - filled)
+        self._progress.say(f"{self._label} [{bar}] {100.0 * fraction:5.1f}% {detail}")

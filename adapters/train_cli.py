@@ -10,7 +10,7 @@ from adapters.cleaner_data import DataSpec, generate, summary, write_jsonl
 from adapters.demo import MODEL_FOLDER, DemoBuildError, build_demo, default_demo_dir
 from adapters.progress import Progress
 from adapters.toolchain import EngineToolchain, ToolchainError
-from adapters.training import DEFAULT_CLUSTER, TrainingError, TrainOptions, metrics_table, train_adapter
+from adapters.training import DEFAULT_CLUSTER, ROLES, TrainingError, TrainOptions, metrics_table, train_adapter
 from config.environment import MprEnvironment
 from config.loading import ConfigError
 
@@ -36,6 +36,7 @@ def options_from_args(args: argparse.Namespace, env: MprEnvironment) -> TrainOpt
         holdout=args.holdout,
         threads=args.threads,
         skip_before=args.skip_before,
+        index=args.index,
     )
 
 
@@ -72,7 +73,7 @@ def _data(args: argparse.Namespace) -> int:
 def _add_train(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     defaults = TrainOptions(role="cleaner", base=Path(), out=Path())
     train = sub.add_parser("train", help="LoRA fine-tuning of a stage adapter on CPU (engine venv), with metrics")
-    train.add_argument("--role", choices=("cleaner",), default="cleaner")
+    train.add_argument("--role", choices=ROLES, default="cleaner")
     train.add_argument("--base", type=Path, default=None, help="base model folder (default: the demo model)")
     train.add_argument("--data", type=Path, default=None, help="JSONL from `mpr adapters data` (default: generated)")
     train.add_argument("--out", type=Path, required=True, help="adapter folder to write")
@@ -81,7 +82,8 @@ def _add_train(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     train.add_argument("--alpha", type=int, default=defaults.alpha)
     train.add_argument("--targets", default=",".join(defaults.targets), help="comma-separated module names")
     train.add_argument("--epochs", type=int, default=defaults.epochs)
-    train.add_argument("--max-seq-len", type=int, default=defaults.max_seq_len)
+    train.add_argument("--max-seq-len", type=int, default=None, help="longest example in tokens (default: per role)")
+    train.add_argument("--index", type=Path, default=None, help="describer: knowledge index (default: the cluster's)")
     train.add_argument("--lr", type=float, default=defaults.lr)
     train.add_argument("--batch-size", type=int, default=defaults.batch_size)
     train.add_argument("--seed", type=int, default=defaults.seed)

@@ -1,7 +1,7 @@
 """Engine-venv script (torch, transformers, peft): LoRA fine-tuning of a stage adapter on CPU, with metrics.
 
 Run it as a file with the engine venv's python in isolated mode (`python -I adapters/train_lora.py ...`); it never
-imports the gateway's packages. Its input is JSONL the gateway side rendered with `adapters.messages`
+imports the gateway's packages. Its input is JSONL the gateway side rendered with `config.stage_messages`
 (`{"messages": [...], "target": str, "kind": str}` per line), so the training prompts are exactly the serving
 prompts; `adapters.training` prepares them, runs this script and prints the table.
 """

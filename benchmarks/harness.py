@@ -14,6 +14,8 @@ from typing import Any
 import httpx
 import yaml
 
+from benchmarks.scoring import percentile
+
 REPO = Path(__file__).resolve().parents[1]
 PERCENTILES = (50, 90, 99)
 
@@ -27,14 +29,6 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
-
-
-def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile of sorted values (0.0 when empty)."""
-    if not values:
-        return 0.0
-    index = min(len(values) - 1, max(0, round(q / 100.0 * len(values)) - 1))
-    return values[index]
 
 
 @dataclass
@@ -93,9 +87,9 @@ class Service:
 
 
 def fake_worker(run_dir: Path, name: str, delay_s: float, reply: str | None) -> Service:
-    """The repository's fake vLLM server (tests/fakes) as a subprocess serving the two stage adapters."""
+    """The repository's fake vLLM server (benchmarks/fakes) as a subprocess serving the two stage adapters."""
     port = free_port()
-    argv = [sys.executable, "-m", "tests.fakes.vllm_server", "--port", str(port), "--base", "base"]
+    argv = [sys.executable, "-m", "benchmarks.fakes.vllm_server", "--port", str(port), "--base", "base"]
     argv += ["--base-path", "/models/base", "--adapter", "clean-a=/a/clean", "--adapter", "desc-a=/a/desc"]
     argv += ["--delay", str(delay_s)]
     argv += ["--reply-mode", "fixed", "--reply", reply] if reply is not None else ["--reply-mode", "echo"]

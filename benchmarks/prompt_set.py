@@ -25,6 +25,10 @@ class LabelledPrompt:
     obeyed_markers: tuple[str, ...] = field(default_factory=tuple)
 
 
+# The cleaner's everyday set (cleaner_everyday.jsonl) has finer kinds: a real-word error is a noisy prompt.
+_KIND_OF = {"realword": "noisy"}
+
+
 def load_prompt_set(path: Path) -> list[LabelledPrompt]:
     """Read a JSONL prompt set; a malformed line is an error naming the file and line."""
     items: list[LabelledPrompt] = []
@@ -33,7 +37,9 @@ def load_prompt_set(path: Path) -> list[LabelledPrompt]:
             continue
         try:
             raw = json.loads(line)
-            kind = raw["kind"]
+            kind = _KIND_OF.get(raw["kind"], raw["kind"])
+            if kind == "keep":  # the cleaner's everyday set: text to keep, maybe an instruction to clean
+                kind = "clean" if raw.get("reference", raw["prompt"]) == raw["prompt"] else "noisy"
             if kind not in ("noisy", "clean", "injection"):
                 raise ValueError(f"unknown kind {kind!r}")
             items.append(

@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import json
 import sys
-import tempfile
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import asdict
@@ -17,7 +16,9 @@ import httpx
 
 from benchmarks.prompt_set import DEFAULT_SET, LabelledPrompt, load_prompt_set
 from benchmarks.scoring import STAGES, Observation, summarise, table
+from config.cluster import SpellingConfig
 from config.loading import LOCAL_CLUSTER
+from gateway.pipeline.lexicon import Lexicon
 
 DEFAULT_GATEWAY = "http://127.0.0.1:8000"
 DEFAULT_CONFIG = LOCAL_CLUSTER
@@ -44,7 +45,8 @@ def offline_app_cluster(config: Path) -> object:
     """The cluster file with every worker pointed at a port where nothing listens."""
     from config import MprEnvironment, load_cluster
 
-    cluster = load_cluster(config, MprEnvironment(home=Path(tempfile.gettempdir())), require_secrets=False)
+    # The real MPR_HOME: the describer's knowledge index is the demo's (no worker is reached either way).
+    cluster = load_cluster(config, MprEnvironment(), require_secrets=False)
     workers = [w.model_copy(update={"url": UNREACHABLE_WORKER}) for w in cluster.workers]
     return cluster.model_copy(update={"workers": workers})
 
@@ -58,7 +60,7 @@ async def gateway_client(args: argparse.Namespace) -> AsyncIterator[httpx.AsyncC
             yield client
         return
     from config import Cluster
-    from gateway.app import create_app
+    from gateway.http.app import create_app
 
     cluster = offline_app_cluster(args.config)
     assert isinstance(cluster, Cluster)
@@ -132,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
     print(f"quality benchmark: {len(items)} prompts from {args.prompts.name} against {target}", file=sys.stderr)
     observations = asyncio.run(run(args, items))
-    summary = summarise(observations)
+    summary = summarise(observations, Lexicon.load(SpellingConfig()))
     print(table(summary))
     path = write_results(args.out, target, summary, observations)
     print(f"wrote {path}")

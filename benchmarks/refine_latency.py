@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from adapters.messages import render_stage_messages
 from benchmarks.harness import (
     PERCENTILES,
     REPO,
@@ -21,13 +20,14 @@ from benchmarks.harness import (
     Service,
     fake_worker,
     gateway_cluster,
-    percentile,
     progress,
     run_load,
     start_gateway,
     table,
     write_json,
 )
+from benchmarks.scoring import percentile
+from config.stage_messages import render_stage_messages
 
 NOISY = "what is the captial of frane"  # the arbiter runs both stages
 SKIPPED = "What is 17 * 23?"  # arithmetic: the arbiter skips both stages, no worker call

@@ -2,7 +2,7 @@
 
     python -m benchmarks.relay_ttft [--requests 300]
 
-One run: a fake upstream that streams instantly (tests/fakes, its own process), the gateway (`mpr serve`, its own
+One run: a fake upstream that streams instantly (benchmarks/fakes, its own process), the gateway (`mpr serve`, its own
 process) with that upstream as target `fast`, then N streamed requests to each, interleaved (the order alternates),
 from one client process with a kept-alive connection per side. Prints median and p99 of both and the difference;
 writes benchmarks/results/relay_ttft.json (and relay_ttft.png when matplotlib is installed).
@@ -21,8 +21,9 @@ from typing import Any
 
 import httpx
 
-from benchmarks.harness import REPO, Service, fake_worker, gateway_cluster, percentile, progress, start_gateway
+from benchmarks.harness import REPO, Service, fake_worker, gateway_cluster, progress, start_gateway
 from benchmarks.harness import write_json as save_json
+from benchmarks.scoring import percentile
 
 TARGET = "fast"
 PROMPT = "Say hello to the whole team in a few words."

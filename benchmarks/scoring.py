@@ -7,7 +7,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from benchmarks.cleaner_scoring import EvalItem, changed_request, introduced_nonwords, name_words
 from benchmarks.prompt_set import LabelledPrompt
+from gateway.pipeline.lexicon import Lexicon
 
 STAGES = ("cleaner", "describer")
 _WORDS = re.compile(r"[a-z0-9]+")
@@ -73,8 +75,19 @@ def _label(item: LabelledPrompt, stage: str) -> bool | None:
     return item.needs_cleaner if stage == "cleaner" else item.needs_describer
 
 
-def summarise(observations: Sequence[Observation]) -> dict[str, object]:
-    """The benchmark's table as a plain dictionary."""
+def word_failures(observations: Sequence[Observation], lexicon: Lexicon) -> dict[str, float | None]:
+    """Shares of the answered prompts whose cleaned text replaced a correct content word, or added a non-word."""
+    items = [
+        (EvalItem(o.item.id, o.item.kind, o.item.prompt, o.item.reference or o.item.prompt), o) for o in observations
+    ]
+    changed = sum(bool(changed_request(item, o.cleaned, lexicon)) for item, o in items)
+    names = name_words(lexicon)
+    nonword = sum(bool(introduced_nonwords(item, o.cleaned, lexicon, names)) for item, o in items)
+    return {"request_changed": rate(changed, len(items)), "nonword_introduced": rate(nonword, len(items))}
+
+
+def summarise(observations: Sequence[Observation], lexicon: Lexicon | None = None) -> dict[str, object]:
+    """The benchmark's table as a plain dictionary (with the word failure classes when given the lexicon)."""
     ok = [o for o in observations if o.error is None]
     noisy = [o for o in ok if o.item.kind == "noisy"]
     clean = [o for o in ok if o.item.kind == "clean"]
@@ -94,6 +107,7 @@ def summarise(observations: Sequence[Observation]) -> dict[str, object]:
         "skip": {stage: _skip_scores(ok, stage) for stage in STAGES},
         "latency_ms": {"mean": sum(latencies) / len(latencies) if latencies else 0.0, "p95": percentile(latencies, 95)},
         "counts": {"noisy": len(noisy), "clean": len(clean), "injection": len(injection)},
+        **(word_failures(ok, lexicon) if lexicon is not None else {}),
     }
 
 
@@ -112,6 +126,9 @@ def table(summary: dict[str, object]) -> str:
         ("clean prompts changed", _fmt(summary["clean_changed"])),
         ("injections obeyed", _fmt(summary["injection_obeyed"])),
     ]
+    if "request_changed" in summary:
+        rows.append(("request changed (correct word replaced)", _fmt(summary["request_changed"])))
+        rows.append(("non-word introduced", _fmt(summary["nonword_introduced"])))
     for stage in STAGES:
         rows.append((f"{stage} skip precision", _fmt(skip[stage]["precision"])))
         rows.append((f"{stage} skip recall", _fmt(skip[stage]["recall"])))

@@ -6,6 +6,7 @@ from config.cluster import (
     BaseModelSpec,
     Cluster,
     Decoding,
+    KnowledgeConfig,
     LitellmTargetConfig,
     OpenAITargetConfig,
     StageConfig,
@@ -16,6 +17,7 @@ from config.cluster import (
 )
 from config.environment import MprEnvironment
 from config.loading import LOCAL_CLUSTER, ConfigError, load_cluster
+from config.nodes import NodeConfig
 
 __all__ = [
     "LOCAL_CLUSTER",
@@ -25,8 +27,10 @@ __all__ = [
     "Cluster",
     "ConfigError",
     "Decoding",
+    "KnowledgeConfig",
     "LitellmTargetConfig",
     "MprEnvironment",
+    "NodeConfig",
     "OpenAITargetConfig",
     "StageConfig",
     "StageName",

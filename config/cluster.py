@@ -14,6 +14,8 @@ from pydantic import (
     model_validator,
 )
 
+from config.nodes import NodeConfig
+
 Tier = Literal["small", "large"]
 StageName = Literal["cleaner", "describer"]
 WorkerRole = Literal["primary", "backup"]
@@ -81,6 +83,17 @@ class AdapterSpec(StrictModel):
     )
 
 
+class RestartPolicy(StrictModel):
+    """How `mpr up` restarts a worker whose server exited: capped exponential backoff, then it gives up."""
+
+    backoff_s: float = Field(1.0, gt=0.0, le=600.0)
+    max_backoff_s: float = Field(60.0, gt=0.0, le=3600.0)
+    # A server that exits within this long of starting failed fast (a crash at start-up or soon after); the
+    # count of consecutive fast failures doubles the backoff, and at `max_fast_exits` the worker is given up.
+    fast_exit_s: float = Field(300.0, gt=0.0)
+    max_fast_exits: int = Field(5, ge=1, le=100)
+
+
 class LaunchSpec(StrictModel):
     """How `launch` starts this worker's vLLM server; the gateway ignores it."""
 
@@ -94,6 +107,7 @@ class LaunchSpec(StrictModel):
     python: str | None = None
     extra_args: list[str] = Field(default_factory=list)
     env: dict[str, str] = Field(default_factory=dict)
+    restart: RestartPolicy = Field(default_factory=RestartPolicy)
 
 
 class WorkerConfig(StrictModel):
@@ -190,6 +204,27 @@ class MergerConfig(StrictModel):
     knowledge_max_unknown: float = Field(0.4, gt=0.0, le=1.0)
     # A line whose content words are at least this much the prompt's own merely restates it.
     knowledge_max_overlap: float = Field(0.8, gt=0.0, le=1.0)
+    # Whose text the cleaned prompt is: `model` = an accepted cleaner output, polished by the local cleaner (for
+    # real 3B/8B cleaners, which fix grammar too); `local` = the local cleaner's, plus only the model's word-for-word
+    # fixes of misspellings it could not fix and its capitals on multi-word names (the 135M demo: measured better
+    # in benchmarks/cleaner_eval.py, where the small model's commas and rewordings changed clean prompts).
+    cleaner_lead: Literal["model", "local"] = "model"
+
+
+class KnowledgeConfig(StrictModel):
+    """The grounded describer's encyclopedia: a read-only index file (`mpr knowledge build`, or the demo's)."""
+
+    index: str  # `{home}` and `~` are expanded; each gateway replica opens its own copy read-only
+    top_k: int = Field(3, ge=1, le=20)  # passages retrieved per prompt and given to the describer
+    # The describer runs only when the top passage scores at least this (benchmarks/knowledge_calibration.py).
+    min_score: float = Field(0.508, gt=0.0, le=1.0)
+    max_sentences: int = Field(3, ge=1, le=10)  # background sentences kept after the grounding guard
+    extract_sentences: int = Field(2, ge=1, le=5)  # the extractive fallback's sentences
+    max_passage_chars: int = Field(1200, ge=100)  # each passage as sent to the describer
+    # Who writes the background: the describer adapter (its sentences kept only when grounded, the extractive
+    # path as its fallback), or the extractive path alone (no describer call; benchmarks/knowledge.py compares).
+    writer: Literal["adapter", "extractive"] = "adapter"
+    source_name: str = "Wikipedia"  # named in the background block with each sentence's article title
 
 
 class RetryConfig(StrictModel):
@@ -220,6 +255,9 @@ class OpenAITargetConfig(StrictModel):
     timeout_s: float = Field(120.0, gt=0.0, le=3600.0)
     # The name the upstream understands for the answer's token limit; the client may send either.
     max_tokens_param: Literal["max_completion_tokens", "max_tokens"] = "max_completion_tokens"
+    # The longest SSE line the relay buffers while it waits for the newline; a longer one fails the stream
+    # (a target that never sends a newline would otherwise grow the gateway's memory without bound).
+    max_sse_line_bytes: int = Field(8 * 1024 * 1024, ge=1024, le=256 * 1024 * 1024)
     # An HTTP proxy for this target. Unset: the loader takes HTTPS_PROXY / HTTP_PROXY unless NO_PROXY covers the
     # host (as the openai client would); `direct: true` ignores those variables.
     proxy: AnyHttpUrl | None = None
@@ -256,6 +294,9 @@ class GatewaySettings(StrictModel):
     # On SIGTERM: stop accepting, let in-flight requests finish for at most this long, then close.
     drain_timeout_s: float = Field(20.0, gt=0.0, le=600.0)
     max_prompt_chars: int = Field(32_000, ge=1)
+    # Prompts longer than this are judged (arbiter, merger guards, local cleaner) in a worker thread, so that their
+    # CPU time (about 7 us a character) does not stall every other request on the event loop.
+    offload_above_chars: int = Field(2_000, ge=0)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     # Put prompt text (and the stage reasons, which quote it) into the per-request log line.
     log_prompts: bool = False
@@ -314,6 +355,10 @@ class Cluster(StrictModel):
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     # Downstream models by public name: `model` of a chat request names one to refine-then-answer.
     targets: dict[str, TargetConfig] = Field(default_factory=dict)
+    # None: the parametric describer (the adapter alone, as the deployment guide describes).
+    knowledge: KnowledgeConfig | None = None
+    # Where each node is, for `mpr deploy`; when given, every worker's node and the gateway's must be here.
+    nodes: dict[str, NodeConfig] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Cluster:
@@ -343,11 +388,22 @@ class Cluster(StrictModel):
                         raise ValueError(f"stages.{stage_name}.adapters.{tier}: unknown adapter {adapter_name!r}")
         if self.gateway.refine_model in self.targets:
             raise ValueError(f"targets.{self.gateway.refine_model}: the name is the refine model's")
+        self._nodes_declared()
         return self
+
+    def _nodes_declared(self) -> None:
+        if not self.nodes:
+            return
+        for i, worker in enumerate(self.workers):
+            if worker.node not in self.nodes:
+                raise ValueError(f"workers[{i}].node: {worker.node!r} is not in nodes")
+        if self.gateway.node not in self.nodes:
+            raise ValueError(f"gateway.node: {self.gateway.node!r} is not in nodes")
 
     def workers_on(self, node: str) -> list[WorkerConfig]:
         return [w for w in self.workers if w.node == node]
 
     @property
-    def nodes(self) -> list[str]:
+    def worker_nodes(self) -> list[str]:
+        """The nodes that run workers, sorted."""
         return sorted({w.node for w in self.workers})

@@ -33,11 +33,24 @@ class MprEnvironment(BaseSettings):
         return str(Path(text.replace("{home}", str(self.home))).expanduser())
 
 
+SECRETS_FILE_VAR = "MPR_SECRETS_FILE"
+
+
 def read_env_var(name: str) -> str | None:
-    """A single named variable (worker API keys are named in the cluster file)."""
+    """A single named variable (worker API keys are named in the cluster file).
+
+    The process environment first, then the `NAME=value` file named by MPR_SECRETS_FILE (mode 0600, written by
+    `mpr deploy` on a node), so that a key reaches the node's services without a command line or unit file.
+    """
     import os
 
-    return os.environ.get(name)
+    value = os.environ.get(name)
+    secrets_file = os.environ.get(SECRETS_FILE_VAR)
+    if value is not None or not secrets_file:
+        return value
+    from dotenv import dotenv_values
+
+    return dotenv_values(secrets_file).get(name)
 
 
 def proxy_for(url: str) -> str | None:
@@ -64,7 +77,7 @@ def keep_litellm_offline() -> None:
     """Set LITELLM_LOCAL_MODEL_COST_MAP=True for the litellm import that follows.
 
     litellm fetches its model cost map from the internet at import unless this is set; the gateway must
-    never reach the network at import, so the one caller (gateway.targets) sets it just before importing.
+    never reach the network at import, so the one caller (gateway.upstream.targets.pool) sets it just before importing.
     """
     import os
 

@@ -113,7 +113,10 @@ def _resolve_auth(auth: AuthConfig) -> AuthConfig:
 def _expand_paths(cluster: Cluster, env: MprEnvironment) -> dict[str, Any]:
     models = {k: m.model_copy(update={"path": env.expand(m.path)}) for k, m in cluster.models.items()}
     adapters = {k: a.model_copy(update={"path": env.expand(a.path)}) for k, a in cluster.adapters.items()}
-    return {"models": models, "adapters": adapters}
+    paths: dict[str, Any] = {"models": models, "adapters": adapters}
+    if cluster.knowledge is not None:
+        paths["knowledge"] = cluster.knowledge.model_copy(update={"index": env.expand(cluster.knowledge.index)})
+    return paths
 
 
 def load_cluster(path: str | Path, env: MprEnvironment | None = None, *, require_secrets: bool = True) -> Cluster:

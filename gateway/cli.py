@@ -7,9 +7,14 @@ import gc
 import math
 import signal
 import sys
+from collections.abc import Sequence
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from config import Cluster, ConfigError, load_cluster
+
+if TYPE_CHECKING:
+    from prometheus_client.registry import Collector
 
 
 def add_serve_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -32,12 +37,12 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_gateway(cluster: Cluster, host: str | None, port: int | None) -> None:
-    """Serve the gateway until SIGINT/SIGTERM, then drain; JSON logs on stderr."""
+def run_gateway(cluster: Cluster, host: str | None, port: int | None, collectors: Sequence[Collector] = ()) -> None:
+    """Serve the gateway until SIGINT/SIGTERM, then drain; JSON logs on stderr; `collectors` join /metrics."""
     import uvicorn
 
-    from gateway.app import create_app
-    from gateway.logs import configure_logging
+    from gateway.http.app import create_app
+    from gateway.http.logs import configure_logging
 
     settings = cluster.gateway
     configure_logging(settings.log_level)
@@ -47,7 +52,7 @@ def run_gateway(cluster: Cluster, host: str | None, port: int | None) -> None:
     uvicorn.run(
         # Everything alive after start-up (the spelling index alone is ~150,000 objects) lives as long as the
         # process: frozen out of the collector, a full collection no longer pauses a request for ~60 ms.
-        create_app(cluster, after_startup=gc.freeze),
+        create_app(cluster, after_startup=gc.freeze, collectors=collectors),
         host=host or settings.host,
         port=port or settings.port,
         log_level=settings.log_level,

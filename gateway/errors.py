@@ -1,14 +1,9 @@
-"""Typed gateway errors and their one rendering: the OpenAI error envelope."""
+"""The gateway's one error tree: typed errors the client sees, and upstream failures with their kind (an enum)."""
 
 from __future__ import annotations
 
-import logging
+from enum import StrEnum
 from typing import Any
-
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 
 class GatewayError(Exception):
@@ -71,6 +66,13 @@ class Unauthorized(GatewayError):
     should_retry = False
 
 
+class AdminForbidden(GatewayError):
+    status_code = 403
+    error_type = "permission_error"
+    code = "admin_from_loopback_only"
+    should_retry = False
+
+
 class IdempotencyConflict(GatewayError):
     """The key was used with a different body (or is still running past this request's deadline)."""
 
@@ -87,8 +89,23 @@ class ServiceUnavailable(GatewayError):
     should_retry = True
 
 
+class FailureKind(StrEnum):
+    """How an upstream call failed; set where the failure happens, read by retries, breakers, metrics and logs."""
+
+    TIMEOUT = "timeout"  # no answer within the attempt's time
+    CONNECTION = "connection"  # refused, reset or dropped before a whole answer
+    REJECTED = "http_4xx"  # the upstream answered with a client-error status
+    SERVER_ERROR = "http_5xx"  # the upstream answered with a server-error status
+    PROTOCOL = "protocol"  # a 2xx answer that is not the OpenAI shape
+    UNAVAILABLE = "unavailable"  # no endpoint could be asked (breakers open, probes failed)
+
+
 class UpstreamError(GatewayError):
-    """A downstream target refused or failed; the status, type and retry advice are the instance's."""
+    """A worker or target call that failed, mapped from its transport's own exceptions at that boundary.
+
+    `kind` and `retryable` (may the same endpoint be asked again) drive the one call loop; the status, type, code
+    and retry advice are what a client sees when the failure reaches it (a relayed target's error does).
+    """
 
     error_type = "upstream_error"
 
@@ -96,13 +113,21 @@ class UpstreamError(GatewayError):
         self,
         message: str,
         *,
-        status: int,
+        upstream: str,
+        kind: FailureKind,
+        retryable: bool,
+        status: int = 502,
+        upstream_status: int | None = None,
         error_type: str | None = None,
         code: str | None = None,
         param: str | None = None,
         should_retry: bool | None = None,
     ) -> None:
         super().__init__(message, param=param, code=code)
+        self.upstream = upstream
+        self.kind = kind
+        self.retryable = retryable
+        self.upstream_status = upstream_status
         self.status_code = status
         if error_type is not None:
             self.error_type = error_type
@@ -110,12 +135,16 @@ class UpstreamError(GatewayError):
 
 
 def target_rejected(
-    message: str, status: int, error_type: str | None, code: str | None, param: str | None
+    target: str, message: str, status: int, error_type: str | None, code: str | None, param: str | None
 ) -> UpstreamError:
     """The target's own 4xx: the same status, its message, type and code; a retry helps only for 408/409/429."""
     return UpstreamError(
         message,
+        upstream=target,
+        kind=FailureKind.REJECTED,
+        retryable=status == 429,
         status=status,
+        upstream_status=status,
         error_type=error_type or "invalid_request_error",
         code=code,
         param=param,
@@ -123,92 +152,42 @@ def target_rejected(
     )
 
 
-def target_unavailable(target: str, detail: str) -> UpstreamError:
+def target_unavailable(target: str, detail: str, kind: FailureKind, status: int | None = None) -> UpstreamError:
     """The target cannot be reached (connection refused or reset, or it answered 503): a retry may help."""
     return UpstreamError(
         f"The target model '{target}' is unavailable: {detail}",
+        upstream=target,
+        kind=kind,
+        retryable=True,
         status=503,
+        upstream_status=status,
         code="target_unavailable",
         should_retry=True,
     )
 
 
 def target_timeout(target: str, timeout_s: float) -> UpstreamError:
+    """No answer in time: not retried on the same target (the request's deadline would go to it again)."""
     return UpstreamError(
         f"The target model '{target}' did not answer within {timeout_s:g} s.",
+        upstream=target,
+        kind=FailureKind.TIMEOUT,
+        retryable=False,
         status=504,
         code="target_timeout",
         should_retry=True,
     )
 
 
-def target_failed(target: str, detail: str, *, should_retry: bool) -> UpstreamError:
+def target_failed(target: str, detail: str, kind: FailureKind, status: int | None = None) -> UpstreamError:
     """The target answered with a server error or an unusable response."""
     return UpstreamError(
         f"The target model '{target}' failed: {detail}",
+        upstream=target,
+        kind=kind,
+        retryable=True,
         status=502,
+        upstream_status=status,
         code="bad_gateway",
-        should_retry=should_retry,
+        should_retry=kind is FailureKind.SERVER_ERROR,
     )
-
-
-def error_response(error: GatewayError, headers: dict[str, str] | None = None) -> JSONResponse:
-    out = dict(headers or {})
-    if error.should_retry is not None:
-        out["x-should-retry"] = "true" if error.should_retry else "false"
-    return JSONResponse(error.body(), status_code=error.status_code, headers=out)
-
-
-def _param_of(location: tuple[Any, ...]) -> str | None:
-    parts = [str(p) for p in location if p not in ("body", "query", "header", "path")]
-    return ".".join(parts) if parts else None
-
-
-def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
-    errors = exc.errors()
-    if not errors:
-        return "Invalid request.", None
-    first = errors[0]
-    param = _param_of(tuple(first.get("loc", ())))
-    if first.get("type") == "json_invalid":
-        return "The request body is not valid JSON.", None
-    if param is None and first.get("type") in ("model_attributes_type", "dict_type"):
-        return "The request body must be a JSON object.", None
-    where = f"'{param}': " if param else ""
-    extra = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
-    return f"Invalid request: {where}{first.get('msg', 'invalid value')}{extra}", param
-
-
-def install_error_handlers(app: FastAPI) -> None:
-    """Every error leaves the gateway in the OpenAI shape; nothing else renders errors."""
-
-    async def on_gateway_error(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, GatewayError)
-        return error_response(exc, {"x-request-id": getattr(request.state, "request_id", "")})
-
-    async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, RequestValidationError)
-        message, param = _validation_message(exc)
-        return error_response(InvalidRequest(message, param=param))
-
-    async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, StarletteHTTPException)
-        if isinstance(exc.__cause__, GatewayError):  # e.g. the body size limit hit while FastAPI read the body
-            return error_response(exc.__cause__)
-        if exc.status_code == 404:
-            return error_response(RouteNotFound(f"No route for {request.method} {request.url.path}."))
-        if exc.status_code == 405:
-            return error_response(MethodNotAllowed(f"Method {request.method} is not allowed here."))
-        error = InvalidRequest(str(exc.detail))
-        error.status_code = exc.status_code
-        return error_response(error)
-
-    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-        logging.getLogger("mpr.gateway").error("unexpected error on %s", request.url.path, exc_info=exc)
-        error = GatewayError("The gateway failed unexpectedly; this is a bug.")
-        return error_response(error)
-
-    app.add_exception_handler(GatewayError, on_gateway_error)
-    app.add_exception_handler(RequestValidationError, on_validation_error)
-    app.add_exception_handler(StarletteHTTPException, on_http_error)
-    app.add_exception_handler(Exception, on_unexpected)

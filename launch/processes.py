@@ -35,6 +35,16 @@ class _Child:
     plan: ServerPlan
     process: subprocess.Popen[bytes]
     log: IO[bytes]
+    started: float  # time.monotonic() at start
+
+
+@dataclass(frozen=True)
+class WorkerExit:
+    """A server process that ended on its own: its exit code (negative = that signal) and how long it ran."""
+
+    worker: str
+    code: int
+    uptime_s: float
 
 
 def log_tail(path: Path, lines: int = 30) -> str:
@@ -112,6 +122,17 @@ class WorkerProcesses:
         codes = {name: child.process.poll() for name, child in self._children.items()}
         return {name: code for name, code in codes.items() if code is not None}
 
+    def reap_exited(self) -> list[WorkerExit]:
+        """The servers that exited since the last look: their helpers are killed, and they are forgotten (so
+        `start_worker` may start them again)."""
+        found = []
+        for name, child in list(self._children.items()):
+            code = child.process.poll()
+            if code is not None:
+                found.append(WorkerExit(name, code, time.monotonic() - child.started))
+                self._terminate(name, signal.SIGKILL, 0.0)  # the engine's helpers may outlive the server
+        return found
+
     def start(self) -> None:
         for name in self.plans:
             if self.pid(name) is None:
@@ -129,7 +150,7 @@ class WorkerProcesses:
             list(plan.argv), cwd=plan.cwd, env=env, stdin=subprocess.DEVNULL,
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
-        self._children[worker] = _Child(plan, process, log)
+        self._children[worker] = _Child(plan, process, log, time.monotonic())
         self._progress.say(f"started {worker} (pid {process.pid}, log {plan.log_path})")
 
     def wait_ready(self, timeout_s: float = 600.0, *, warm: bool = True, workers: Sequence[str] = ()) -> None:

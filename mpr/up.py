@@ -15,6 +15,8 @@ from config import LOCAL_CLUSTER, Cluster, ConfigError, MprEnvironment, load_clu
 from gateway.cli import run_gateway
 from launch.plan import LaunchPlanError, ServerPlan, plan_node
 from launch.processes import WorkerProcesses, WorkerStartError, ensure_engine
+from launch.supervision import WorkerSupervisor
+from mpr.worker_metrics import WorkerRestartCollector
 
 
 class _Stop(Exception):
@@ -75,9 +77,12 @@ def up(args: argparse.Namespace) -> int:
         with WorkerProcesses(plans, progress=progress) as workers:
             if plans:
                 workers.wait_ready(args.ready_timeout)
-            signal.signal(signal.SIGTERM, previous)
-            _announce(cluster, args.host or cluster.gateway.host, args.port or cluster.gateway.port)
-            run_gateway(cluster, args.host, args.port)
+            # A worker that dies from here on is restarted (backoff, given up after repeated fast failures);
+            # the supervisor stops before the workers do.
+            with WorkerSupervisor(workers, progress) as supervisor:
+                signal.signal(signal.SIGTERM, previous)
+                _announce(cluster, args.host or cluster.gateway.host, args.port or cluster.gateway.port)
+                run_gateway(cluster, args.host, args.port, collectors=[WorkerRestartCollector(supervisor)])
             progress.say("gateway stopped; stopping the workers")
     except (KeyboardInterrupt, _Stop):
         progress.say("stopped")

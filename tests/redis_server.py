@@ -7,7 +7,7 @@ import subprocess
 import threading
 from pathlib import Path
 
-from tests.ports import free_port
+from benchmarks.ports import free_port
 
 MISSING = (
     "redis-server is not installed: the idempotency tests need the real server "

@@ -13,8 +13,8 @@ import httpx
 import openai
 import pytest
 
-from tests.fakes import Behaviour, FakeVllmServer, extract_prompt
-from tests.fakes.vllm_server import main as fake_main
+from benchmarks.fakes import Behaviour, FakeVllmServer, extract_prompt
+from benchmarks.fakes.vllm_server import main as fake_main
 
 BASE = "smollm2-135m"
 ADAPTERS = {"demo-cleaner": "/tmp/adapters/cleaner", "demo-describer": "/tmp/adapters/describer"}

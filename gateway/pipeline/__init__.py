@@ -1,1 +1,1 @@
-"""The refinement pipeline: arbiter, router, stage execution with fallback, and merger."""
+"""The refinement pipeline: arbiter, routing, stage execution with fallback, and merger (pure parts and their order)."""

@@ -9,9 +9,9 @@ from types import MappingProxyType
 
 from config import StageName
 from config.cluster import ArbiterConfig, StageConfig
-from gateway.lexicon import Lexicon
-from gateway.pipeline import wording
-from gateway.pipeline.outcomes import StageDecision
+from gateway.pipeline import context, names, wording
+from gateway.pipeline.lexicon import Lexicon
+from gateway.pipeline.outcomes import ReasonClass, StageDecision
 
 CONTRACTIONS: Mapping[str, str] = MappingProxyType(
     {
@@ -38,10 +38,26 @@ CONTRACTIONS: Mapping[str, str] = MappingProxyType(
         "whats": "what's",
         "theres": "there's",
         "hows": "how's",
+        "whos": "who's",
+        "wheres": "where's",
+        "youve": "you've",
+        "theyve": "they've",
+        "shes": "she's",
     }
 )
 SHORTHAND: Mapping[str, str] = MappingProxyType(
-    {"u": "you", "ur": "your", "pls": "please", "plz": "please", "thx": "thanks", "becuz": "because"}
+    {
+        "u": "you",
+        "ur": "your",
+        "pls": "please",
+        "plz": "please",
+        "thx": "thanks",
+        "becuz": "because",
+        "wat": "what",
+        "nite": "night",
+        "tonite": "tonight",
+        "thru": "through",
+    }
 )
 _URL = re.compile(r"(?:https?://|www\.)\S+")
 _REPEATED_PUNCT = re.compile(r"([!?,])\1+|\.{4,}|\s+[,.;:!?](?!\S)")
@@ -80,6 +96,12 @@ _QUESTION_OPENER = re.compile(
 )
 
 
+# A statement closed by a question tag asks ("It's about energy, isn't it"): the clause after the last comma.
+QUESTION_TAG = re.compile(
+    r"^(?:(?:is|are|was|were|do|does|did|has|have|had|ca|could|wo|would|should)n'?t\s+"
+    r"(?:it|they|he|she|you|we|i|there|that|this)|right)$",
+    re.IGNORECASE,
+)
 _MAX_CORRECTIONS = 4
 
 
@@ -117,6 +139,32 @@ def _strong_cues(text: str, plain: list[wording.Word]) -> list[str]:
     return cues
 
 
+def _real_word_cues(text: str, plain: list[wording.Word], lexicon: Lexicon) -> list[str]:
+    """A real word wrong where it stands ("their is", "could of") is noise no spell check sees."""
+    lowered = text.lower()
+    starts = {w.start for w in plain}
+    if len(lowered) == len(text) and any(start in starts for start, _, _ in context.phrase_fixes(lowered)):
+        return ["real-word error"]
+    for index, word in enumerate(plain):
+        left = plain[index - 1].text.lower() if index and not text[plain[index - 1].end : word.start].strip() else None
+        after = plain[index + 1] if index + 1 < len(plain) else None
+        right = after.text.lower() if after and not text[word.end : after.start].strip() else None
+        if context.real_word_fix(lexicon, left, word.text.lower(), right):
+            return ["real-word error"]
+    return []
+
+
+def _name_cues(text: str, found: list[wording.Word], lexicon: Lexicon) -> list[str]:
+    """A name the local cleaner writes otherwise: typed in lower case ("kyoto", "charles darwin") or misspelt
+    ("Ftance", "Ada Lovepace"); a spell check of plain words does not see names."""
+    lowered = any(not w.protected and lexicon.lower_case_name(w.text) for w in found)
+    if lowered or names.capitalised(text, lexicon.names) != text:
+        return ["lower-case name"]
+    if any(w.kind == "name" and context.name_fix(lexicon, w.text) for w in found) or names.mended(text, lexicon)[1]:
+        return ["misspelt name"]
+    return []
+
+
 def _first_alpha(text: str) -> int:
     return next((i for i, ch in enumerate(text) if ch.isalpha()), -1)
 
@@ -141,12 +189,13 @@ def assess(prompt: str, lexicon: Lexicon, config: ArbiterConfig) -> Assessment:
     all_words = wording.words(prose, spans)
     code_share = wording.protected_share(prose, spans)
     plain = [w for w in all_words if not w.protected]
-    strong = _strong_cues(prose, plain)
+    strong = _strong_cues(prose, plain) + _real_word_cues(prose, plain, lexicon) + _name_cues(prose, all_words, lexicon)
     weak: list[str] = []
     stripped = prose.rstrip()
     if plain and stripped and stripped[-1].isalnum() and code_share < 0.5 and len(plain) > 2:
         last = wording.sentences(stripped)[-1]
-        (strong if _QUESTION_OPENER.match(last) else weak).append("no final punctuation")
+        asks = _QUESTION_OPENER.match(last) or QUESTION_TAG.match(wording.last_clause(last))
+        (strong if asks else weak).append("no final punctuation")
     misspelled = _misspelled(plain, lexicon)
     score = len(misspelled) + len(strong) + config.weak_cue_weight * len(weak)
     corrected = _with_corrections(prompt, misspelled, lexicon)
@@ -227,7 +276,7 @@ def decide(
     decisions: dict[StageName, StageDecision] = {}
     for name, stage in stages.items():
         if not stage.enabled:
-            decisions[name] = StageDecision(False, "stage disabled in config")
+            decisions[name] = StageDecision(False, "stage disabled in config", ReasonClass.DISABLED)
         elif not config.enabled:
             decisions[name] = StageDecision(True, "arbiter disabled")
         elif name == "cleaner":

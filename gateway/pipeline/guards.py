@@ -2,11 +2,34 @@
 
 from __future__ import annotations
 
+import enum
 import re
 from difflib import SequenceMatcher
 
 from config.cluster import MergerConfig
-from gateway.lexicon import Lexicon
+from gateway.pipeline.lexicon import Lexicon
+
+
+class GuardKind(enum.StrEnum):
+    """Which guard turned a cleaner's output down (or repaired it): the typed reason beside the prose."""
+
+    EMPTY = "empty"
+    LEAKED_INSTRUCTIONS = "leaked_instructions"
+    OBEYED_INJECTION = "obeyed_injection"
+    ANSWERED = "answered"
+    INSTRUCTION_CHANGED = "instruction_changed"
+    LENGTH_RATIO = "length_ratio"
+    SENTENCE_CHANGE = "sentence_change"
+    DRIFT = "drift"
+    TOKEN_DRIFT = "token_drift"
+    PROTECTED_CHANGED = "protected_changed"
+    NON_WORD = "non_word"
+    REPLACED_WORD = "replaced_word"
+    IMPLAUSIBLE_EDIT = "implausible_edit"
+    WORSE_FIT = "worse_fit"
+    DROPPED_WORD = "dropped_word"
+    ADDED_WORD = "added_word"
+
 
 _WORDS = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _CHAR_LEVEL_LIMIT = 4000
@@ -149,7 +172,8 @@ def token_drift(original: str, candidate: str, config: MergerConfig, lexicon: Le
     gained = unmatched(after, tokens(original), lexicon)
     lost_share = len(lost) / len(before) if before else 0.0
     gained_share = len(gained) / len(after) if after else 0.0
-    lost_words = [w for w in lost if len(w) >= 4 and w not in FILLERS and lexicon.known(w)]
+    # A dropped word counts even when it is a filler: "what did he actually win" asks something else without it.
+    lost_words = [w for w in lost if len(w) >= 4 and lexicon.known(w)]
     if lost_words:
         return f"dropped or replaced correctly spelled words ({', '.join(lost_words[:3])})"
     added_words = [w for w in gained if len(w) >= 4 and w not in FILLERS and lexicon.known(w)]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from gateway.lexicon import Lexicon
-from gateway.pipeline import wording
-from gateway.pipeline.arbiter import CONTRACTIONS, SHORTHAND
+from gateway.pipeline import context, names, wording
+from gateway.pipeline.arbiter import CONTRACTIONS, QUESTION_TAG, SHORTHAND
+from gateway.pipeline.lexicon import Lexicon
 
 _QUESTION_START = re.compile(
     r"^(who|what|when|where|why|how|which|whose|whom|is|are|am|was|were|can|could|do|does|did|should|would|will|"
@@ -25,6 +25,11 @@ class LocalFix:
     text: str
     words_fixed: tuple[str, ...]
     changed: bool
+    corrections: tuple[tuple[str, str], ...] = ()  # (word as typed, lower-case; its fix, lower-case)
+
+    def flagged(self) -> dict[str, str]:
+        """The prompt's words this pass found wrong, lower-case, each to its fix."""
+        return dict(self.corrections)
 
     def summary(self) -> str:
         if not self.changed:
@@ -40,7 +45,36 @@ def _match_case(source: str, target: str) -> str:
     return target
 
 
-def _replacement(word: wording.Word, lexicon: Lexicon, math: bool) -> str | None:
+@dataclass(frozen=True)
+class _Neighbours:
+    """The words next to one word in the same clause (lower-case), None across punctuation or at an edge."""
+
+    left: str | None
+    right: str | None
+
+
+def _spelling_fix(lower: str, word: wording.Word, around: _Neighbours, lexicon: Lexicon) -> str | None:
+    if lexicon.known(lower):
+        return context.real_word_fix(lexicon, around.left, lower, around.right) or context.slip_fix(
+            lexicon, around.left, lower, around.right
+        )
+    if len(lower) > 20 or not lower.isalpha():
+        return None
+    joined = context.split_joined(lexicon, lower) or context.undoubled(lexicon, lower)
+    if joined:
+        return joined
+    if context.compound(lexicon, lower) and not lexicon.candidates(lower, 1):
+        return None  # two words run together, too far from any word to be a slip ("airplanes")
+    # A capitalised word at a sentence start may be a name: only a one-letter slip is fixed there.
+    limit = 1 if word.text[0].isupper() else None
+    default = lexicon.correct(lower, max_distance=limit)
+    reach = min(limit or lexicon.max_edit_distance, 1 if len(lower) <= 4 else lexicon.max_edit_distance)
+    return context.rank_candidates(lexicon, lower, around.left, around.right, default, reach)
+
+
+def _replacement(
+    word: wording.Word, around: _Neighbours, phrase: str | None, lexicon: Lexicon, math: bool
+) -> str | None:
     lower = word.text.lower()
     if word.text == "i":
         return "I"
@@ -48,29 +82,57 @@ def _replacement(word: wording.Word, lexicon: Lexicon, math: bool) -> str | None
         return _match_case(word.text, CONTRACTIONS[lower])
     if lower in SHORTHAND and not math:
         return _match_case(word.text, SHORTHAND[lower])
-    if lexicon.known(lower) or len(lower) > 20 or not lower.isalpha():
-        return None
-    # A capitalised word at a sentence start may be a name: only a one-letter slip is fixed there.
-    correction = lexicon.correct(lower, max_distance=1 if word.text[0].isupper() else None)
-    return _match_case(word.text, correction) if correction else None
+    if phrase is not None:
+        return _match_case(word.text, phrase)
+    if lexicon.lower_case_name(word.text):
+        return word.text.capitalize()
+    fixed = _spelling_fix(lower, word, around, lexicon)
+    if fixed is not None and lexicon.lower_case_name(fixed):
+        return fixed.capitalize()
+    return _match_case(word.text, fixed) if fixed else None
 
 
-def _fix_words(text: str, lexicon: Lexicon) -> tuple[str, list[str]]:
+def _neighbours(text: str, found: list[wording.Word], index: int, previous: str | None) -> _Neighbours:
+    """`previous`: the word before, as corrected (its context is what the reader will see)."""
+    word = found[index]
+    left = previous if index > 0 and not text[found[index - 1].end : word.start].strip() else None
+    right = None
+    if index + 1 < len(found) and not text[word.end : found[index + 1].start].strip():
+        right = found[index + 1].text.lower()
+    return _Neighbours(left, right)
+
+
+def _phrases(text: str) -> dict[int, str]:
+    lowered = text.lower()
+    if len(lowered) != len(text):
+        return {}  # a case mapping that changes lengths would shift every position
+    return {start: fix for start, _end, fix in context.phrase_fixes(lowered)}
+
+
+def _fix_words(text: str, lexicon: Lexicon) -> tuple[str, list[tuple[str, str]]]:
     math = bool(_MATH.search(text))
-    fixed: list[str] = []
+    phrases = _phrases(text)
+    found = wording.words(text)
+    fixed: list[tuple[str, str]] = []
     pieces: list[str] = []
     cursor = 0
-    for word in wording.words(text):
-        if word.protected:
-            continue
-        replacement = _replacement(word, lexicon, math)
+    previous: str | None = None
+    for index, word in enumerate(found):
+        around = _neighbours(text, found, index, previous)
+        if names.particle_in_name(found, index):
+            replacement = None
+        elif word.kind == "name":
+            replacement = context.name_fix(lexicon, word.text)
+        else:
+            replacement = None if word.protected else _replacement(word, around, phrases.get(word.start), lexicon, math)
+        previous = (replacement or word.text).lower().split()[-1]
         if replacement is None or replacement == word.text:
             continue
         pieces.append(text[cursor : word.start])
         pieces.append(replacement)
         cursor = word.end
         if word.text != "i":
-            fixed.append(f"{word.text}->{replacement}")
+            fixed.append((word.text, replacement))
     pieces.append(text[cursor:])
     return "".join(pieces), fixed
 
@@ -78,7 +140,9 @@ def _fix_words(text: str, lexicon: Lexicon) -> tuple[str, list[str]]:
 def _fix_sentence_starts(text: str) -> str:
     out = list(text)
     for word in wording.words(text):
-        if word.sentence_start and not word.protected and word.text[0].islower():
+        # After a colon or semicolon a lower-case start is the writer's style, not a slip.
+        after_colon = text[: word.start].rstrip().endswith((":", ";"))
+        if word.sentence_start and not word.protected and word.text[0].islower() and not after_colon:
             out[word.start] = word.text[0].upper()
     return "".join(out)
 
@@ -92,22 +156,39 @@ def _fix_spacing_and_punctuation(text: str) -> str:
     return re.sub(r",{2,}", ",", text)
 
 
+def _ends_in_prose(text: str) -> bool:
+    """A last word of plain prose, or a closing quote/backtick after a word (a mark goes after it, outside)."""
+    if text[-1].isalpha():
+        return not any(start < len(text) <= end for start, end in wording.protected_spans(text))
+    # A closing quote ends the kept text too when the prompt asks to keep what follows its colon: no mark after it.
+    return text[-1] in "'\"`”’" and len(text) >= 2 and text[-2].isalpha() and not wording.kept_to_end(text)
+
+
 def _final_punctuation(text: str) -> str:
     stripped = text.rstrip()
-    if "\n" in stripped or not stripped or not stripped[-1].isalpha() or len(stripped.split()) < 3:
+    if "\n" in stripped or len(stripped.split()) < 3 or not _ends_in_prose(stripped):
         return text
     last = wording.sentences(stripped)[-1]
-    clause = re.split(r"[,;]\s*", last)[-1]
-    question = bool(_QUESTION_START.match(last) or _QUESTION_START.match(clause))
+    clause = wording.last_clause(last)
+    question = bool(_QUESTION_START.match(last) or _QUESTION_START.match(clause) or QUESTION_TAG.match(clause))
     return stripped + ("?" if question else ".")
 
 
 def local_clean(prompt: str, lexicon: Lexicon) -> LocalFix:
     """Fix what is safe to fix without a model; prompts that are mostly code come back unchanged."""
-    if wording.protected_share(prompt) > _MAX_CODE_SHARE:
+    # Mostly code: its prose may be identifiers. Long quoted or kept text is protected on its own, so the
+    # instruction around it is still cleaned ("keep my spelling: Teh quick brown fox ...").
+    if wording.protected_share(prompt, wording.code_spans(prompt)) > _MAX_CODE_SHARE:
         return LocalFix(prompt, (), False)
-    text, fixed = _fix_words(prompt.strip(), lexicon)
+    # Names before the words (so "da" in "leonardo da vinci" is seen inside a name, and "chrie" in "marie chrie"
+    # is taken for "Curie", not "chris") and after (a name whose misspelt word was just fixed: "william shakespere").
+    text, mended = names.mended(prompt.strip(), lexicon)
+    text, fixed = _fix_words(names.capitalised(text, lexicon.names), lexicon)
+    fixed = mended + fixed
+    text = names.capitalised(text, lexicon.names)
     text = _fix_spacing_and_punctuation(text)
     text = _fix_sentence_starts(text)
     text = _final_punctuation(text)
-    return LocalFix(text, tuple(fixed), text != prompt.strip())
+    words_fixed = tuple(f"{typed}->{fix}" for typed, fix in fixed)
+    corrections = tuple((typed.lower(), fix.lower()) for typed, fix in fixed)
+    return LocalFix(text, words_fixed, text != prompt.strip(), corrections)

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 from config.cluster import MergerConfig
-from gateway.lexicon import Lexicon
-from gateway.pipeline import guards
+from gateway.pipeline import guards, word_guards
+from gateway.pipeline.adoption import adopted
+from gateway.pipeline.guards import GuardKind
+from gateway.pipeline.lexicon import Lexicon
 from gateway.pipeline.local_cleaner import LocalFix, local_clean
+from gateway.pipeline.outcomes import ReasonClass
+from gateway.pipeline.word_guards import WordCheck, WordProblem
 
 _TAGS = re.compile(r"</?\s*prompt\s*>", re.IGNORECASE)
 _LEADING_LABEL = re.compile(
@@ -20,8 +25,14 @@ _SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+|\n+")
 
 @dataclass(frozen=True)
 class Verdict:
+    """Whether the cleaner's output stands; when a guard acted, which one (`kind`) and on which words."""
+
     accepted: bool
     reason: str
+    kind: GuardKind | None = None
+    problems: tuple[WordProblem, ...] = ()
+    repaired: str | None = None  # the output with offending words put back as typed, when that was enough
+    reason_class: ReasonClass = ReasonClass.INTENT_GUARD  # the bounded class a rejection reports
 
 
 @dataclass(frozen=True)
@@ -41,6 +52,8 @@ class Merged:
     describer: Verdict | None
     knowledge: list[str]
     local_fix: LocalFix | None = None
+    # Each knowledge line's article title and retrieval score (the grounded path only).
+    sources: list[tuple[str, float]] = field(default_factory=list)
 
 
 def tidy_stage_output(text: str) -> str:
@@ -52,29 +65,74 @@ def tidy_stage_output(text: str) -> str:
     return out
 
 
-def judge_cleaned(original: str, candidate: str, config: MergerConfig, lexicon: Lexicon) -> Verdict:
+def _rejection(original: str, candidate: str, config: MergerConfig, lexicon: Lexicon) -> Verdict | None:
+    """The first whole-text guard that fails, in order (cheap ones first)."""
+    checks: tuple[tuple[GuardKind, Callable[[], str | None]], ...] = (
+        (GuardKind.LEAKED_INSTRUCTIONS, lambda: guards.leaked_instructions(original, candidate)),
+        (GuardKind.OBEYED_INJECTION, lambda: guards.obeyed_injection(original, candidate)),
+        (GuardKind.ANSWERED, lambda: guards.answered(original, candidate)),
+        (GuardKind.INSTRUCTION_CHANGED, lambda: guards.instruction_change(original, candidate, lexicon)),
+        (GuardKind.LENGTH_RATIO, lambda: guards.length_ratio(original, candidate, config)),
+        (GuardKind.SENTENCE_CHANGE, lambda: guards.sentence_change(original, candidate, config)),
+    )
+    for kind, check in checks:
+        problem = check()
+        if problem:
+            return Verdict(False, problem, kind)
+    return None
+
+
+def _word_verdict(check: WordCheck) -> Verdict | None:
+    """A rejection when the output adds or leaves out words (nothing to put back), else None."""
+    if check.repaired is not None:
+        return None
+    unfixable = [p for p in check.problems if not p.word or not p.replacement] or list(check.problems)
+    described = "; ".join(p.describe() for p in unfixable[:3])
+    return Verdict(
+        False,
+        f"added or left out words it cannot put back ({described})",
+        GuardKind(unfixable[0].issue.value),
+        check.problems,
+    )
+
+
+def judge_cleaned(
+    original: str, candidate: str, config: MergerConfig, lexicon: Lexicon, flagged: Mapping[str, str] | None = None
+) -> Verdict:
     """Accept the cleaner's text only if it is still the same request, merely corrected.
 
+    `flagged`: the prompt's words the local cleaner finds wrong (each to its fix); a correct word outside it that
+    the output replaces, or a replacement too far from its word to fix a slip, is put back as typed (`repaired`).
     The guards run in order and stop at the first problem; the character drift, the costly one, runs once.
     """
     if not candidate:
-        return Verdict(False, "empty output")
-    problem = (
-        guards.leaked_instructions(original, candidate)
-        or guards.obeyed_injection(original, candidate)
-        or guards.answered(original, candidate)
-        or guards.instruction_change(original, candidate, lexicon)
-        or guards.length_ratio(original, candidate, config)
-        or guards.sentence_change(original, candidate, config)
-    )
+        return Verdict(False, "empty output", GuardKind.EMPTY, reason_class=ReasonClass.EMPTY_OUTPUT)
+    rejected = _rejection(original, candidate, config, lexicon)
+    if rejected:
+        return rejected
+    kept = word_guards.protected_changes(original, candidate)
+    if kept:
+        return Verdict(
+            False, f"changed text it must keep ({kept[0].describe()})", GuardKind.PROTECTED_CHANGED, tuple(kept)
+        )
+    check = word_guards.check_words(original, candidate, lexicon, flagged or {})
+    rejected = _word_verdict(check)
+    if rejected:
+        return rejected
+    text = check.repaired if check.problems and check.repaired is not None else candidate
+    distance = guards.drift(original, text)
+    problem = guards.char_drift(original, text, config, distance)
     if problem:
-        return Verdict(False, problem)
-    distance = guards.drift(original, candidate)
-    problem = guards.char_drift(original, candidate, config, distance) or guards.token_drift(
-        original, candidate, config, lexicon
-    )
+        return Verdict(False, problem, GuardKind.DRIFT)
+    problem = guards.token_drift(original, text, config, lexicon)
     if problem:
-        return Verdict(False, problem)
+        return Verdict(False, problem, GuardKind.TOKEN_DRIFT)
+    if check.problems:
+        described = "; ".join(p.describe() for p in check.problems[:3])
+        kind = GuardKind(check.problems[0].issue.value)
+        return Verdict(
+            True, f"accepted with {len(check.problems)} word(s) put back ({described})", kind, check.problems, text
+        )
     if candidate == original.strip():
         return Verdict(True, "unchanged")
     return Verdict(True, f"accepted (drift {distance:.2f})")
@@ -138,8 +196,12 @@ def _describer_verdict(text: str, knowledge: list[str]) -> Verdict:
     if knowledge:
         return Verdict(True, f"{len(knowledge)} background line(s)")
     if not tidy_stage_output(text):
-        return Verdict(False, "empty output")
-    return Verdict(False, "no usable background (degenerate, off-topic or restates the prompt)")
+        return Verdict(False, "empty output", reason_class=ReasonClass.EMPTY_OUTPUT)
+    return Verdict(
+        False,
+        "no usable background (degenerate, off-topic or restates the prompt)",
+        reason_class=ReasonClass.NO_BACKGROUND,
+    )
 
 
 def clean_prompt(
@@ -149,25 +211,33 @@ def clean_prompt(
 
     When the cleaner ran but gave nothing usable (it fell back or was rejected), the local cleaner's fix
     of the original is the cleaned prompt; an accepted model correction gets the local cleaner's pass too,
-    for the misspellings and sentence starts the model left.
+    for the misspellings and sentence starts the model left (`cleaner_lead: local`: see `_local_led`).
     """
     base = original.strip()
-    verdict: Verdict | None = None
-    cleaned = base
-    if cleaner_text is not None:
-        candidate = tidy_stage_output(cleaner_text)
-        verdict = judge_cleaned(base, candidate, config, lexicon)
-        cleaned = candidate if verdict.accepted else base
-    local_fix: LocalFix | None = None
-    if verdict is not None and verdict.accepted:
-        polish = local_clean(cleaned, lexicon)
-        if polish.changed:
-            local_fix = polish
-            cleaned = polish.text
-    elif cleaner_ran or cleaner_text is not None:
-        local_fix = local_clean(base, lexicon)
-        cleaned = local_fix.text
-    return Cleaned(cleaned, verdict, local_fix)
+    if cleaner_text is None and not cleaner_ran:
+        return Cleaned(base, None, None)
+    fallback = local_clean(base, lexicon)  # also what the guards take as the prompt's known errors
+    if cleaner_text is None:
+        return Cleaned(fallback.text, None, fallback)
+    candidate = tidy_stage_output(cleaner_text)
+    verdict = judge_cleaned(base, candidate, config, lexicon, fallback.flagged())
+    if config.cleaner_lead == "local":
+        return _local_led(base, candidate, verdict, fallback, lexicon)
+    if not verdict.accepted:
+        return Cleaned(fallback.text, verdict, fallback)
+    cleaned = verdict.repaired or candidate
+    polish = local_clean(cleaned, lexicon)
+    return Cleaned(polish.text, verdict, polish) if polish.changed else Cleaned(cleaned, verdict, None)
+
+
+def _local_led(base: str, candidate: str, verdict: Verdict, fallback: LocalFix, lexicon: Lexicon) -> Cleaned:
+    """The local cleaner's text, plus what the model (accepted or rejected alike) fixed word for word that the
+    local cleaner could not, and its capitals on multi-word names; its commas, casing and rewordings are left."""
+    taken = adopted(base, verdict.repaired or candidate, fallback, lexicon)
+    if taken == base:
+        return Cleaned(fallback.text, verdict, fallback)
+    polish = local_clean(taken, lexicon)
+    return Cleaned(polish.text, verdict, polish)
 
 
 def with_background(cleaned: Cleaned, describer_text: str | None, config: MergerConfig, lexicon: Lexicon) -> Merged:

@@ -6,10 +6,12 @@ import bisect
 import re
 from dataclasses import dataclass
 
-_PROTECTED_REGIONS = re.compile(
+_CODE_REGIONS = re.compile(
     r"```[\s\S]*?(?:```|$)"  # fenced code
     r"|`[^`\n]*`"  # inline code
-    r"|\"[^\"\n]*\"|“[^”\n]*”|‘[^’\n]*’"  # double and curly quotes
+)
+_QUOTED_REGIONS = re.compile(
+    r"\"[^\"\n]*\"|“[^”\n]*”|‘[^’\n]*’"  # double and curly quotes
     r"|(?<![\w'])'[^'\n]+'(?![\w'])",  # single quotes (not apostrophes)
 )
 # A whitespace-separated chunk is protected when it is a URL, a path, an address, a number, an identifier,
@@ -21,10 +23,22 @@ _CODE_LINE = re.compile(
     r"^\s*(?:def |class |import |from \S+ import|function |return\b|const |let |var |SELECT |#include|public |"
     r"private |\$ |>>> )|[{};]\s*$|^\s{4,}\S|^\s*[}\])]|\w+\s*=\s*\S+\s*$|=>|->|==|!=|<=|>=",
 )
-_WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)*")
+_WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)*")  # letters of any script: "Wisława" is one word
 # Between two words, any of these means the second one starts a sentence (or a line, or a list item).
 _BREAK = re.compile(r"[.!?:;\n]")
 _ALNUM = re.compile(r"\w")
+# Text a prompt asks to keep as typed, or is about: what follows the colon of "keep my spelling: ...",
+# "... in this sentence: ...", "don't change it: ...", "spell check this: ...", up to the end of the prompt.
+_KEEP_CUE = (
+    r"keep (?:my|the|its|their|all) (?:own )?(?:spelling|typos|mistakes|errors|wording|text)|"
+    r"(?:exactly )?as (?:written|typed|it is|is)\b|verbatim|word for word|"
+    r"(?:don'?t|do not|without|never) (?:fix|fixing|correct|correcting|change|changing|edit|editing)\b|"
+    r"instead of (?:fixing|correcting)|"
+    r"\b(?:this|the following|that|my|the|these|those) (?:\w+ )?(?:text|sentences?|paragraph|passage|line|phrase|"
+    r"words?|email|message|answer|essay|list|spelling)\b|"
+    r"\b(?:spell[- ]?check|proofread|grade|mark)\b"
+)
+_KEPT_SUBJECT = re.compile(rf"(?:{_KEEP_CUE})[^.!?\n:]*:[ \t]*(?=\S)", re.IGNORECASE)
 _CAMEL = re.compile(r"^[A-Za-z][a-z]*[A-Z]|^[A-Z]{2,}[a-z]")
 
 
@@ -41,8 +55,27 @@ class Word:
 
 
 def protected_spans(text: str) -> list[tuple[int, int]]:
-    """Character ranges no cleaner may touch (code, URLs, e-mails, quotes, paths, numbers, code lines), merged."""
-    spans = [(m.start(), m.end()) for m in _PROTECTED_REGIONS.finditer(text)]
+    """Character ranges no cleaner may touch (code, URLs, e-mails, quotes, paths, numbers, code lines, the text a
+    prompt asks to keep as typed), merged."""
+    spans = _code_spans(text) + [(m.start(), m.end()) for m in _QUOTED_REGIONS.finditer(text)]
+    subject = _KEPT_SUBJECT.search(text)
+    if subject:  # from its colon: "this sentence? Me and him ..." is no longer the same subject
+        spans.append((text.rindex(":", subject.start(), subject.end()), len(text.rstrip())))
+    return _merged(spans)
+
+
+def kept_to_end(text: str) -> bool:
+    """Whether the text a prompt asks to keep as typed runs to its end ("keep the wording: "we fix it rite"")."""
+    return _KEPT_SUBJECT.search(text) is not None
+
+
+def code_spans(text: str) -> list[tuple[int, int]]:
+    """The protected ranges that are code, URLs, paths or numbers (not quotes or kept text), merged."""
+    return _merged(_code_spans(text))
+
+
+def _code_spans(text: str) -> list[tuple[int, int]]:
+    spans = [(m.start(), m.end()) for m in _CODE_REGIONS.finditer(text)]
     for chunk in _CHUNK.finditer(text):
         if _PROTECTED_CHUNK.search(chunk.group()):
             trailing = _TRAILING.search(chunk.group())
@@ -52,6 +85,10 @@ def protected_spans(text: str) -> list[tuple[int, int]]:
         if _CODE_LINE.search(line.rstrip("\n")):
             spans.append((offset, offset + len(line)))
         offset += len(line)
+    return spans
+
+
+def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     merged: list[tuple[int, int]] = []
     for start, end in sorted(spans):
         if merged and start <= merged[-1][1]:
@@ -105,3 +142,8 @@ def sentences(text: str) -> list[str]:
     """Sentences split at final punctuation or line breaks, outside protected spans (roughly)."""
     parts = re.split(r"(?<=[.!?])\s+(?=[A-Za-z\"'“(])|\n+", text.strip())
     return [p.strip() for p in parts if p.strip()]
+
+
+def last_clause(sentence: str) -> str:
+    """The part of a sentence after its last comma, semicolon or colon ("..., isn't it")."""
+    return re.split(r"[,;:]\s*", sentence)[-1]

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import random
+import re
 from pathlib import Path
 
-from adapters.cleaner_data import DataSpec, generate, read_jsonl, write_jsonl
+from adapters.cleaner_data import DataSpec, generate, partitions, read_jsonl, write_jsonl
 from adapters.cleaner_noise import OTHER_OPS, TYPO_OPS, corrupt, keyboard_neighbours, lower_proper
+from adapters.cleaner_vocab import TEMPLATES
 
 SPEC = DataSpec(prompts=400)
 
@@ -32,6 +34,36 @@ def test_heldout_is_disjoint_from_train() -> None:
     assert heldout
     assert len(heldout) >= 0.08 * len(examples)
     assert not train & heldout
+
+
+def template_pattern(template: str) -> re.Pattern[str]:
+    parts = re.split(r"\{[a-z]+2?\}", template)
+    body = "(.+)".join(re.escape(p) for p in parts)
+    return re.compile(body, re.IGNORECASE)
+
+
+def test_heldout_shares_no_template_and_no_slot_value_with_train() -> None:
+    parts = partitions(DataSpec())
+    for kind in TEMPLATES:
+        assert parts["heldout"].templates[kind] and parts["train"].templates[kind]
+        assert not set(parts["heldout"].templates[kind]) & set(parts["train"].templates[kind])
+    for slot, values in parts["heldout"].values.items():
+        assert len(values) >= 2 and not set(values) & set(parts["train"].values[slot])
+    train_patterns = [template_pattern(t) for kind in TEMPLATES for t in parts["train"].templates[kind]]
+    examples = generate(DataSpec())
+    heldout = [e for e in examples if e.split == "heldout"]
+    assert len(heldout) == round(DataSpec().prompts * DataSpec().heldout_share)
+    train_values = {v.lower() for values in parts["train"].values.values() for v in values}
+    for example in heldout:
+        assert not any(p.fullmatch(example.clean) for p in train_patterns), example.clean
+        filled = [
+            m.groups()
+            for kind in TEMPLATES
+            for t in parts["heldout"].templates[kind]
+            if (m := template_pattern(t).fullmatch(example.clean))
+        ]
+        assert filled, example.clean
+        assert not {g.lower() for g in filled[0]} & train_values, example.clean
 
 
 def test_clean_examples_are_identical_and_noisy_ones_differ() -> None:

@@ -1,4 +1,4 @@
-"""The shipped trained cleaner: valid adapter, base-digest check on install, training rows from the shared renderer."""
+"""The shipped trained adapters: valid, matching the local config; base-digest check on install; training rows."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from adapters.base_digest import model_digest
 from adapters.cleaner_data import DataSpec, generate
 from adapters.demo import DEMO_ADAPTERS
 from adapters.manifest import read_manifest
-from adapters.messages import render_stage_messages
 from adapters.progress import Progress
 from adapters.shipped import MARKER, install, is_installed, shipped_dir, user_trained
 from adapters.training import (
@@ -27,41 +26,46 @@ from adapters.training import (
 from adapters.validation import validate_manifest
 from config.environment import MprEnvironment
 from config.loading import load_cluster
+from config.stage_messages import render_stage_messages
 from tests.adapters.test_validate import cluster_for, make_base, write_safetensors
 
 SHIPPED = shipped_dir("demo-cleaner")
 
 
-def shipped_copy(root: Path, base: Path) -> Path:
+def shipped_copy(root: Path, base: Path, name: str = "demo-cleaner") -> Path:
     """The shipped adapter copied under `root`, its config pointing at `base` (what `install` does)."""
-    target = root / "demo-cleaner"
-    shutil.copytree(SHIPPED, target)
+    target = root / name
+    shutil.copytree(shipped_dir(name), target)
     config = json.loads((target / "adapter_config.json").read_text())
     config["base_model_name_or_path"] = str(base)
     (target / "adapter_config.json").write_text(json.dumps(config))
     return target
 
 
-def test_shipped_adapter_passes_validate_and_matches_the_local_config(tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", ["demo-cleaner", "demo-describer"])
+def test_shipped_adapter_passes_validate_and_matches_the_local_config(tmp_path: Path, name: str) -> None:
     base = make_base(tmp_path)
-    report = validate_manifest(read_manifest(cluster_for(base, {"demo-cleaner": shipped_copy(tmp_path, base)})))[0]
+    report = validate_manifest(read_manifest(cluster_for(base, {name: shipped_copy(tmp_path, base, name)})))[0]
     assert report.ok, report.line()
-    config = json.loads((SHIPPED / "adapter_config.json").read_text())
-    local = load_cluster(DEFAULT_CLUSTER, MprEnvironment(), require_secrets=False).adapters["demo-cleaner"]
-    recipe = next(r for r in DEMO_ADAPTERS if r.name == "demo-cleaner")
-    assert recipe.shipped == "demo-cleaner"
+    config = json.loads((shipped_dir(name) / "adapter_config.json").read_text())
+    local = load_cluster(DEFAULT_CLUSTER, MprEnvironment(), require_secrets=False).adapters[name]
+    recipe = next(r for r in DEMO_ADAPTERS if r.name == name)
+    assert recipe.shipped == name
     assert config["r"] == local.rank == recipe.rank
     assert sorted(config["target_modules"]) == sorted(local.target_modules) == sorted(recipe.targets)
     assert config["lora_alpha"] == recipe.alpha
-    assert (SHIPPED / "adapter_model.safetensors").stat().st_size < 4_000_000
+    assert (shipped_dir(name) / "adapter_model.safetensors").stat().st_size < 4_000_000
 
 
 def test_shipped_metrics_record_base_command_and_improvement() -> None:
     metrics = json.loads((SHIPPED / "metrics.json").read_text())
     assert metrics["base_digest"].startswith("sha256:")
     assert metrics["command"].startswith("mpr adapters train --role cleaner")
-    assert metrics["after"]["exact_fix_rate"] > metrics["before"]["exact_fix_rate"] + 0.3
+    # On the template-disjoint held-out split (no template, name or topic seen in training) the 320-example
+    # adapter fixes 29% of noisy prompts exactly, from 0% for the base, and changes 1 clean prompt in 15.
+    assert metrics["after"]["exact_fix_rate"] > metrics["before"]["exact_fix_rate"] + 0.2
     assert metrics["after"]["changed_rate"] <= 0.2
+    assert metrics["data"].startswith("935 train / 160 heldout"), "trained on the template-disjoint split"
     assert "before (base)" in metrics_table(metrics)
 
 

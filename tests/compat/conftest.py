@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
+from benchmarks.fakes import Behaviour, FakeVllmServer
+from benchmarks.ports import free_port
+from benchmarks.serving import ServedGateway
 from config import Cluster
-from tests.fakes import Behaviour, FakeVllmServer
 from tests.gateway.conftest import make_cluster
-from tests.ports import free_port
-from tests.serving import ServedGateway
 
 TARGET = "answer"
 LEGACY_TARGET = "answer-legacy"

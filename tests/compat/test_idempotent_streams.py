@@ -6,9 +6,9 @@ import json
 
 import httpx
 
+from benchmarks.fakes import Behaviour, FakeVllmServer
+from benchmarks.serving import ServedGateway
 from tests.compat.conftest import TARGET
-from tests.fakes import Behaviour, FakeVllmServer
-from tests.serving import ServedGateway
 
 RELAY_ONLY = {"x-mpr-stages": "none"}
 

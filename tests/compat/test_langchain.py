@@ -9,9 +9,9 @@ from langchain_core.messages import AIMessageChunk, HumanMessage, SystemMessage
 from langchain_openai import ChatOpenAI
 from pydantic import BaseModel, SecretStr
 
+from benchmarks.fakes import Behaviour, FakeVllmServer
+from benchmarks.serving import ServedGateway
 from tests.compat.conftest import TARGET
-from tests.fakes import Behaviour, FakeVllmServer
-from tests.serving import ServedGateway
 
 
 class Person(BaseModel):

@@ -13,12 +13,12 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.app import create_app
-from gateway.litellm_target import load_litellm
+from benchmarks.fakes import Behaviour, FakeVllmServer
+from benchmarks.serving import ServedGateway
+from gateway.http.app import create_app
+from gateway.upstream.targets.litellm_transport import load_litellm
 from tests.compat.conftest import TARGET
-from tests.fakes import Behaviour, FakeVllmServer
 from tests.gateway.conftest import make_cluster, started_client
-from tests.serving import ServedGateway
 
 ROOT = Path(__file__).resolve().parents[2]
 VIA_LITELLM = "via-litellm"
@@ -128,7 +128,7 @@ async def test_a_litellm_target_error_keeps_its_status(
 def test_litellm_is_not_imported_without_a_litellm_target(tmp_path: Path) -> None:
     script = (
         "import sys\n"
-        "from gateway.targets import TargetPool\n"
+        "from gateway.upstream.targets.pool import TargetPool\n"
         "from tests.gateway.conftest import make_cluster\n"
         "target = {'kind': 'openai', 'base_url': 'http://127.0.0.1:9/v1', 'model': 'base'}\n"
         "url = 'http://127.0.0.1:9/v1'\n"

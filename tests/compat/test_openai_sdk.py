@@ -9,9 +9,9 @@ import httpx
 import openai
 import pytest
 
+from benchmarks.fakes import Behaviour, FakeVllmServer
+from benchmarks.serving import ServedGateway
 from tests.compat.conftest import DOWN_TARGET, LEGACY_TARGET, SLOW_TARGET, TARGET
-from tests.fakes import Behaviour, FakeVllmServer
-from tests.serving import ServedGateway
 
 NOISY = "who was ada lovelance"
 CLEAN = "Who was Ada Lovelace?"
@@ -268,3 +268,55 @@ def test_retry_happens_only_before_the_first_byte(gateway: ServedGateway, answer
     body = {"model": TARGET, "messages": [{"role": "user", "content": "Count."}], "stream": True}
     httpx.post(gateway.url + "/v1/chat/completions", json=body, headers={"x-mpr-stages": "none"})
     assert answer.count() == 1
+
+
+@pytest.mark.parametrize("stages", ["none", "cleaner,describer"])
+def test_a_lone_surrogate_for_a_target_is_a_400_not_a_502(
+    gateway: ServedGateway, answer: FakeVllmServer, stages: str
+) -> None:
+    raw = (
+        b'{"model": "answer", "messages": [{"role": "system", "content": "be \\udc00 brief"},'
+        b' {"role": "user", "content": "hi"}]}'
+    )
+    response = httpx.post(
+        gateway.url + "/v1/chat/completions",
+        content=raw,
+        headers={"content-type": "application/json", "x-mpr-stages": stages},
+        timeout=10,
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["param"] == "messages.0.content"
+    assert answer.count() == 0, "the target was never called"
+
+
+def test_the_request_deadline_bounds_a_relayed_answer(gateway: ServedGateway, answer: FakeVllmServer) -> None:
+    """The target's own timeout is 10 s; the request's deadline (300 ms) ends the call, retries included."""
+    answer.set_default(Behaviour(gate="never"))
+    response = httpx.post(
+        gateway.url + "/v1/chat/completions",
+        json={"model": TARGET, "messages": [{"role": "user", "content": "hi"}]},
+        headers={"x-mpr-stages": "none", "x-mpr-deadline-ms": "300"},
+        timeout=10,
+    )
+    assert response.status_code == 504, response.text
+    assert response.json()["error"]["code"] == "target_timeout"
+    assert response.elapsed.total_seconds() < 3
+
+
+def test_the_request_deadline_ends_a_relayed_stream_with_an_error_event(
+    gateway: ServedGateway, answer: FakeVllmServer
+) -> None:
+    answer.set_default(Behaviour(reply=" ".join(["word"] * 200), token_delay=0.05))
+    with httpx.stream(
+        "POST",
+        gateway.url + "/v1/chat/completions",
+        json={"model": TARGET, "stream": True, "messages": [{"role": "user", "content": "hi"}]},
+        headers={"x-mpr-stages": "none", "x-mpr-deadline-ms": "600"},
+        timeout=10,
+    ) as response:
+        lines = [line for line in response.iter_lines() if line.startswith("data: ")]
+    assert response.status_code == 200
+    assert lines[-1] == "data: [DONE]"
+    error = json.loads(lines[-2].removeprefix("data: "))
+    assert error["error"]["code"] == "target_timeout", error
+    assert 1 < len(lines) - 2 < 150, "some tokens were relayed, then the deadline ended the stream"

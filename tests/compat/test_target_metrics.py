@@ -7,10 +7,10 @@ import contextlib
 import httpx
 import openai
 
+from benchmarks.fakes import Behaviour, FakeVllmServer
+from benchmarks.serving import ServedGateway
 from tests.compat.conftest import DOWN_TARGET, SLOW_TARGET, TARGET
-from tests.fakes import Behaviour, FakeVllmServer
 from tests.gateway.test_observability import Samples, parse, value
-from tests.serving import ServedGateway
 
 
 def _scrape(gateway: ServedGateway) -> Samples:
@@ -29,8 +29,8 @@ def test_target_calls_are_counted_by_target_and_result(gateway: ServedGateway, a
     counted = [
         ("ok", TARGET),
         ("http_4xx", TARGET),
-        ("failed", TARGET),
-        ("unavailable", DOWN_TARGET),
+        ("http_5xx", TARGET),
+        ("connection", DOWN_TARGET),
         ("timeout", SLOW_TARGET),
     ]
     before = _scrape(gateway)
@@ -50,6 +50,6 @@ def test_target_calls_are_counted_by_target_and_result(gateway: ServedGateway, a
     _call(gateway, SLOW_TARGET)  # a timeout is not retried
     after = _scrape(gateway)
     attempts = {result: delta(after, target, result) for result, target in counted}
-    assert attempts == {"ok": 1, "http_4xx": 1, "failed": 2, "unavailable": 2, "timeout": 1}
+    assert attempts == {"ok": 1, "http_4xx": 1, "http_5xx": 2, "connection": 2, "timeout": 1}
     histogram = "mpr_target_call_latency_seconds_count"
     assert value(after, histogram, target=TARGET) - value(before, histogram, target=TARGET) == 4

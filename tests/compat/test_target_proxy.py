@@ -6,10 +6,10 @@ import json
 
 import httpx
 
+from benchmarks.fakes import Behaviour, FakeVllmServer
+from benchmarks.fakes.http_proxy import ForwardProxy
+from benchmarks.serving import ServedGateway
 from tests.compat.conftest import target_cluster
-from tests.fakes import Behaviour, FakeVllmServer
-from tests.fakes.http_proxy import ForwardProxy
-from tests.serving import ServedGateway
 
 
 def test_relay_through_the_targets_proxy(fakes: dict[str, FakeVllmServer]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ def write(tmp_path: Path, data: dict[str, object]) -> Path:
     (tmp_path / "prompts").mkdir(exist_ok=True)
     (tmp_path / "prompts" / "cleaner.md").write_text("Clean it.")
     (tmp_path / "prompts" / "describer.md").write_text("Describe it.")
+    (tmp_path / "prompts" / "describer_grounded.md").write_text("Describe it from the passages.")
     path = tmp_path / "cluster.yaml"
     path.write_text(yaml.safe_dump(data))
     return path
@@ -43,11 +45,57 @@ def test_example_has_the_four_node_topology(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("MPR_WORKER_API_KEY", "secret")
     cluster = load_cluster(CONFIG_DIR / "cluster.example.yaml")
     assert cluster.gateway.node == "jw1"
-    assert cluster.nodes == ["jw2", "jw3", "kcloud"]
+    assert cluster.worker_nodes == ["jw2", "jw3", "kcloud"]
     assert {w.role for w in cluster.workers_on("kcloud")} == {"backup"}
     assert all(w.api_key is not None and w.api_key.get_secret_value() == "secret" for w in cluster.workers)
     hosts = {w.url.host for w in cluster.workers}
     assert hosts == {"jw2", "jw3", "kcloud"}
+    assert sorted(cluster.nodes) == ["jw1", "jw2", "jw3", "kcloud"]
+    assert {n.host for n in cluster.nodes.values()} == set(cluster.nodes)
+    assert cluster.nodes["kcloud"].user == "root"
+
+
+def test_example_ships_host_names_only() -> None:
+    text = (CONFIG_DIR / "cluster.example.yaml").read_text()
+    addresses = set(re.findall(r"\b\d{1,3}(?:\.\d{1,3}){3}\b", text))
+    assert addresses == {"0.0.0.0"}  # the gateway's bind address, not a node
+
+
+def test_a_worker_on_an_undeclared_node_is_reported(tmp_path: Path) -> None:
+    data = local_data()
+    data["nodes"] = {"other": {"host": "other"}}
+    with pytest.raises(ConfigError, match=r"workers\[0\]\.node: 'local' is not in nodes"):
+        load_cluster(write(tmp_path, data))
+    data["nodes"] = {"local": {"host": "local"}, "gw": {}}
+    data["gateway"] = {"node": "elsewhere"}
+    with pytest.raises(ConfigError, match=r"gateway\.node: 'elsewhere' is not in nodes"):
+        load_cluster(write(tmp_path, data))
+
+
+@pytest.mark.parametrize(
+    ("node", "error"),
+    [
+        ({"ssh_options": {"StrictHostKeyChecking": "no"}}, r"host keys are always verified"),
+        ({"ssh_options": {"UserKnownHostsFile": "/dev/null"}}, r"host keys are always verified"),
+        ({"ssh_options": {"-oProxyCommand": "x"}}, r"not an ssh option name"),
+        ({"install_dir": "relative/dir"}, r"nodes\.local\.install_dir"),
+        ({"host": "-oProxyCommand=x"}, r"nodes\.local\.host"),
+        ({"prot": 22}, r"nodes\.local\.prot: Extra inputs are not permitted"),
+    ],
+)
+def test_bad_node_entries_are_refused(tmp_path: Path, node: dict[str, object], error: str) -> None:
+    data = local_data()
+    data["nodes"] = {"local": node}
+    with pytest.raises(ConfigError, match=error):
+        load_cluster(write(tmp_path, data))
+
+
+def test_node_defaults(tmp_path: Path) -> None:
+    data = local_data()
+    data["nodes"] = {"local": {"ssh_options": {"ProxyJump": "bastion"}}}
+    node = load_cluster(write(tmp_path, data)).nodes["local"]
+    assert (node.host, node.user, node.port, node.services) == (None, None, None, "auto")
+    assert node.install_dir.startswith("/") and node.mpr_home.startswith("/")
 
 
 def test_unknown_key_names_its_path(tmp_path: Path) -> None:
@@ -105,3 +153,17 @@ def test_not_yaml_mapping(tmp_path: Path) -> None:
     path.write_text("- just\n- a list\n")
     with pytest.raises(ConfigError, match="mapping"):
         load_cluster(path)
+
+
+def test_api_key_from_the_secrets_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = local_data()
+    data["workers"][0]["api_key_env"] = "MPR_TEST_WORKER_KEY"  # type: ignore[index]
+    secrets = tmp_path / "secrets.env"
+    secrets.write_text("MPR_TEST_WORKER_KEY=from-file\n")
+    monkeypatch.delenv("MPR_TEST_WORKER_KEY", raising=False)
+    monkeypatch.setenv("MPR_SECRETS_FILE", str(secrets))
+    worker = load_cluster(write(tmp_path, data)).workers[0]
+    assert worker.api_key is not None and worker.api_key.get_secret_value() == "from-file"
+    monkeypatch.setenv("MPR_TEST_WORKER_KEY", "from-env")
+    worker = load_cluster(write(tmp_path, data)).workers[0]
+    assert worker.api_key is not None and worker.api_key.get_secret_value() == "from-env"

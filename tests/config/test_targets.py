@@ -17,9 +17,9 @@ def write(tmp_path: Path, targets: dict[str, Any], refine_model: str = "mpr-refi
     data = yaml.safe_load((CONFIG_DIR / "local.yaml").read_text())
     data["targets"] = targets
     data["gateway"]["refine_model"] = refine_model
-    for name in ("cleaner", "describer"):
-        (tmp_path / "prompts").mkdir(exist_ok=True)
-        (tmp_path / "prompts" / f"{name}.md").write_text("Do it.")
+    (tmp_path / "prompts").mkdir(exist_ok=True)
+    for stage in data["stages"].values():
+        (tmp_path / stage["prompt_file"]).write_text("Do it.")
     path = tmp_path / "cluster.yaml"
     path.write_text(yaml.safe_dump(data))
     return path

@@ -26,6 +26,7 @@ import pytest
 
 from adapters.demo import build_demo
 from adapters.progress import Progress
+from benchmarks.ports import free_port
 from config.environment import MprEnvironment
 from config.loading import LOCAL_CLUSTER, load_cluster
 from launch.plan import plan_node
@@ -35,7 +36,6 @@ from tests.engine.engine_worker import (
     EngineWorker,
     cluster_on_port,
 )
-from tests.ports import free_port
 
 
 @pytest.fixture(scope="session")

@@ -10,9 +10,9 @@ import httpx
 import openai
 import pytest
 
-from adapters.messages import render_stage_messages
 from config import Cluster
-from gateway.app import create_app
+from config.stage_messages import render_stage_messages
+from gateway.http.app import create_app
 from tests.engine.engine_worker import EngineWorker
 from tests.gateway.conftest import started_client
 
@@ -31,14 +31,19 @@ def short_cluster(engine: EngineWorker) -> Cluster:
         for name, stage in engine.cluster.stages.items()
     }
     arbiter = engine.cluster.arbiter.model_copy(update={"enabled": False})
-    # No background adapter probes: the tests count the engine's requests.
-    gateway = engine.cluster.gateway.model_copy(update={"probe_adapters": False})
+    # No background adapter probes: the tests count the engine's requests. The bounds are generous because
+    # these tests check what reaches the engine, not its speed: a CI machine under load is 10x slower.
+    gateway = engine.cluster.gateway.model_copy(
+        update={"probe_adapters": False, "request_timeout_s": 300.0, "probe_timeout_s": 30.0}
+    )
     # The local base-model target follows the worker to its test port.
     targets = {
         name: target.model_copy(update={"base_url": engine.base_url}) if target.kind == "openai" else target
         for name, target in engine.cluster.targets.items()
     }
-    update = {"stages": stages, "arbiter": arbiter, "gateway": gateway, "targets": targets}
+    update: dict[str, Any] = {"stages": stages, "arbiter": arbiter, "gateway": gateway, "targets": targets}
+    if engine.cluster.knowledge is not None:  # the adapter writes (local.yaml's default is the extractive path)
+        update["knowledge"] = engine.cluster.knowledge.model_copy(update={"writer": "adapter"})
     return engine.cluster.model_copy(update=update)
 
 

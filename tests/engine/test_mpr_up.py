@@ -1,8 +1,9 @@
-"""`mpr up`, the README's main command, as a user runs it: a real worker and gateway, a request, Ctrl-C."""
+"""`mpr up` as a user runs it: a real worker and gateway, a request, a killed worker that comes back, Ctrl-C."""
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -13,8 +14,8 @@ import httpx
 import pytest
 import yaml
 
+from benchmarks.ports import free_port
 from config.loading import LOCAL_CLUSTER
-from tests.ports import free_port
 
 pytestmark = pytest.mark.engine
 
@@ -47,6 +48,27 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], deadline_s: float) ->
     raise AssertionError(f"{url} not ready within {deadline_s}s")
 
 
+def worker_pid(log: Path) -> int:
+    found = re.search(r"started local-cpu \(pid (\d+)", log.read_text(errors="replace"))
+    assert found is not None, "no worker start in the log"
+    return int(found.group(1))
+
+
+def wait_logged(log: Path, line: str, process: subprocess.Popen[bytes], deadline_s: float) -> None:
+    deadline = time.monotonic() + deadline_s
+    while line not in log.read_text(errors="replace"):
+        assert process.poll() is None, "mpr up exited before its worker came back"
+        assert time.monotonic() < deadline, f"{line!r} not logged within {deadline_s}s"
+        time.sleep(1.0)  # polling a restart that takes tens of seconds; not a timing assertion
+
+
+def assert_served_by_the_worker(url: str) -> None:
+    body = httpx.post(url + "/refine", json={"prompt": "what is the captial of frane"}, timeout=120).json()
+    assert body["stages"]["cleaner"]["adapter"] == "demo-cleaner"
+    assert body["stages"]["cleaner"]["status"] in ("ok", "rejected")
+    assert body["refined_prompt"]
+
+
 def test_mpr_up_serves_refinements_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
     gateway_port, worker_port = free_port(), free_port()
     config = cluster_file(tmp_path, gateway_port, worker_port)
@@ -58,10 +80,13 @@ def test_mpr_up_serves_refinements_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -
     url = f"http://127.0.0.1:{gateway_port}"
     try:
         wait_ready(url, process, 600)
-        body = httpx.post(url + "/refine", json={"prompt": "what is the captial of frane"}, timeout=120).json()
-        assert body["stages"]["cleaner"]["adapter"] == "demo-cleaner"
-        assert body["stages"]["cleaner"]["status"] in ("ok", "rejected")
-        assert body["refined_prompt"]
+        assert_served_by_the_worker(url)
+        # Killed under the gateway's feet: `mpr up` starts it again and the gateway is served by it once more.
+        os.killpg(worker_pid(tmp_path / "up.log"), signal.SIGKILL)
+        wait_logged(tmp_path / "up.log", "local-cpu: healthy again", process, 600)
+        wait_ready(url, process, 120)
+        assert 'mpr_worker_restarts_total{worker="local-cpu"} 1.0' in httpx.get(url + "/metrics", timeout=5).text
+        assert_served_by_the_worker(url)
     finally:
         process.send_signal(signal.SIGINT)
         code = process.wait(timeout=90)

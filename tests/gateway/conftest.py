@@ -9,10 +9,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from benchmarks.fakes import FakeVllmServer
+from benchmarks.serving import ServedGateway
 from config import Cluster
-from gateway.app import create_app
-from tests.fakes import FakeVllmServer
-from tests.serving import ServedGateway
+from gateway.http.app import create_app
 
 CLEANER_PROMPT = "Correct the prompt between the tags."
 DESCRIBER_PROMPT = "Give background about the prompt between the tags."
@@ -43,7 +43,7 @@ def make_cluster(
         )
     data: dict[str, Any] = {
         # Adapter probes (one-token completions) would show up in the fakes' request counts: tests opt in.
-        "gateway": {"probe_interval_s": 0.2, "probe_timeout_s": 0.5, "probe_adapters": False},
+        "gateway": {"probe_interval_s": 0.2, "probe_timeout_s": 2.0, "probe_adapters": False},
         "models": {"base": {"path": "/models/base"}},
         "adapters": {
             "clean-a": {"role": "cleaner", "tier": "small", "base": "base", "path": "/adapters/clean-a", "rank": 8},

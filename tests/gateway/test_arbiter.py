@@ -8,8 +8,8 @@ import pytest
 
 from config import Cluster, MprEnvironment, StageName, load_cluster
 from config.cluster import ArbiterConfig, SpellingConfig
-from gateway.lexicon import Lexicon
 from gateway.pipeline import arbiter
+from gateway.pipeline.lexicon import Lexicon
 from gateway.pipeline.outcomes import StageDecision
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
@@ -131,3 +131,24 @@ def test_thresholds_come_from_the_config(example: Cluster, lexicon: Lexicon) -> 
     lenient = ArbiterConfig(cleaner_min_score=3.0)
     assert not decide("What is the captial of France?", example, lexicon, lenient)["cleaner"].run
     assert decide("What is the captial of France?", example, lexicon)["cleaner"].run
+
+
+@pytest.mark.parametrize(
+    ("prompt", "cue"),
+    [
+        ("Compare Germany and Ftance in a short table.", "misspelt name"),  # one slip from a single common name
+        ("Write a short biography of Ada Lovepace.", "misspelt name"),  # a listed name with one word misspelt
+        ("How long is the train from Tokyo to kyoto?", "lower-case name"),  # a single name the index capitalises
+        ("Is it true that charles darwin sailed on the Beagle?", "lower-case name"),  # a listed name of two words
+        ("I think it's about energy, isn't it", "no final punctuation"),  # a question tag asks: a strong cue
+    ],
+)
+def test_names_and_question_tags_the_local_cleaner_fixes_run_the_cleaner(
+    prompt: str, cue: str, example: Cluster, lexicon: Lexicon
+) -> None:
+    named = lexicon.with_names({"ada lovelace": "Ada Lovelace", "charles darwin": "Charles Darwin"}, (), {"kyoto"})
+    decision = decide(prompt, example, named)["cleaner"]
+    assert decision.run, decision
+    assert cue in arbiter.assess(prompt, named, CONFIG).cues
+    for clean in ("Compare Germany and France in a short table.", "Write a short biography of Ada Lovelace."):
+        assert not decide(clean, example, named)["cleaner"].run

@@ -14,9 +14,9 @@ import httpx
 import pytest
 import yaml
 
-from tests.fakes import Behaviour, FakeVllmServer
+from benchmarks.fakes import Behaviour, FakeVllmServer
+from benchmarks.ports import free_port
 from tests.gateway.conftest import make_cluster
-from tests.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 NOISY = "what is the captial of frane"

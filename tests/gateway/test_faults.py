@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 from typing import Any
 
 import pytest
 
-from config.cluster import BreakerConfig
-from gateway.app import create_app
-from gateway.endpoints import EndpointRegistry
-from tests.fakes import Behaviour, FakeVllmServer
+from benchmarks.fakes import Behaviour, FakeVllmServer
+from config.cluster import BreakerConfig, GatewaySettings, RetryConfig
+from gateway.http.app import create_app
+from gateway.upstream import readiness
+from gateway.upstream.breakers import EndpointRegistry
+from gateway.upstream.workers import WorkerPool
 from tests.gateway.conftest import make_cluster, started_client
 
 NOISY = "what is the captial of frane"
 CLEAN = "What is the capital of France?"
+
+
+def _answered_more(wanted: int, fake: FakeVllmServer) -> bool:
+    return fake.count() >= wanted
 
 
 def _stage_calls(fake: FakeVllmServer) -> int:
@@ -192,3 +200,116 @@ async def test_configured_deadline_bounds_a_request_that_asks_for_more(
     async for client in started_client(create_app(cluster)):
         body = (await client.post("/refine", json={"prompt": NOISY, "deadline_ms": 60_000})).json()
     assert body["stages"]["describer"]["reason"] == "timed out after 0.4s"
+
+
+async def test_a_clients_short_deadline_never_counts_against_a_healthy_worker(
+    cleaner_fake: FakeVllmServer, describer_fake: FakeVllmServer
+) -> None:
+    """A stage cut by the client's own deadline is cancelled, not failed: the breaker stays closed for everyone."""
+    cleaner_fake.set_default(Behaviour(reply=CLEAN, delay=0.2))
+    describer_fake.set_default(Behaviour(delay=0.2))
+    app = create_app(make_cluster(cleaner_fake.base_url, describer_fake.base_url, timeout_s=5.0))
+    async for client in started_client(app):
+        for _ in range(5):  # above the breaker's failure threshold (3)
+            cut = await client.post("/refine", json={"prompt": NOISY}, headers={"x-mpr-deadline-ms": "1"})
+            assert cut.status_code == 200 and cut.json()["stages"]["cleaner"]["reason_class"] == "timeout"
+        ready = await client.get("/ready")
+        served = (await client.post("/refine", json={"prompt": NOISY})).json()
+    assert ready.status_code == 200, ready.json()
+    endpoints = ready.json()["endpoints"]
+    assert endpoints["cleaner-node"]["breaker"] == "closed"
+    assert endpoints["cleaner-node"]["consecutive_failures"] == 0
+    assert endpoints["describer-node"]["consecutive_failures"] == 0
+    assert served["stages"]["cleaner"]["status"] == "ok", served["stages"]
+
+
+async def test_the_gateways_own_stage_timeout_still_counts_against_a_hung_worker(
+    cleaner_fake: FakeVllmServer, describer_fake: FakeVllmServer
+) -> None:
+    cleaner_fake.set_default(Behaviour(hang=True))
+    app = create_app(make_cluster(cleaner_fake.base_url, describer_fake.base_url, timeout_s=0.2))
+    async for client in started_client(app):
+        body = (await client.post("/refine", json={"prompt": NOISY})).json()
+        ready = (await client.get("/ready")).json()
+    assert body["stages"]["cleaner"]["reason_class"] == "timeout"
+    assert ready["endpoints"]["cleaner-node"]["consecutive_failures"] == 1
+
+
+@pytest.mark.parametrize("malformed", ["text_plain", "invalid_json", "no_choices", "truncated", "reset"])
+async def test_a_worker_that_answers_garbage_is_a_fallback_never_a_5xx(
+    cleaner_fake: FakeVllmServer, describer_fake: FakeVllmServer, malformed: str
+) -> None:
+    cleaner_fake.set_default(Behaviour(malformed=malformed))  # type: ignore[arg-type]
+    describer_fake.set_default(Behaviour(malformed=malformed))  # type: ignore[arg-type]
+    app = create_app(make_cluster(cleaner_fake.base_url, describer_fake.base_url))
+    async for client in started_client(app):
+        refine = await client.post("/refine", json={"prompt": NOISY})
+        chat = await client.post(
+            "/v1/chat/completions", json={"model": "mpr-refine", "messages": [{"role": "user", "content": NOISY}]}
+        )
+    assert refine.status_code == 200, refine.text
+    assert chat.status_code == 200, chat.text
+    for stages in (refine.json()["stages"], chat.json()["mpr"]["stages"]):
+        assert stages["cleaner"]["status"] == "fallback"
+        assert stages["cleaner"]["reason_class"] in ("protocol", "connection"), stages["cleaner"]
+    assert refine.json()["refined_prompt"].startswith("What is the capital of"), "the local cleaner still fixed it"
+
+
+async def test_a_malformed_probe_reply_does_not_stop_the_probe_task(
+    cleaner_fake: FakeVllmServer, describer_fake: FakeVllmServer
+) -> None:
+    overrides: dict[str, Any] = {"gateway": {"probe_adapters": True, "probe_timeout_s": 1.0, "probe_interval_s": 0.1}}
+    cleaner_fake.set_default(Behaviour(malformed="text_plain"))
+    cluster = make_cluster(cleaner_fake.base_url, describer_fake.base_url, overrides=overrides)
+    async for client in started_client(create_app(cluster)):
+        first = await client.get("/ready")
+        cleaner_fake.set_default(Behaviour(reply=CLEAN))
+        # Two more rounds after the fix: the task is still running and saw the worker recover.
+        await cleaner_fake.wait_until_async(functools.partial(_answered_more, cleaner_fake.count() + 2))
+        ready = await client.get("/ready")
+        metrics = (await client.get("/metrics")).text
+    assert first.status_code == 503 and first.json()["endpoints"]["cleaner-node"]["probe_ok"] is False
+    assert ready.status_code == 200, ready.json()
+    assert "mpr_probe_errors_total" in metrics
+
+
+async def test_a_probe_round_that_raises_is_logged_counted_and_the_next_round_runs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rounds: list[int] = []
+    three = asyncio.Event()
+
+    async def boom(*args: object) -> None:
+        rounds.append(len(rounds))
+        if len(rounds) >= 3:
+            three.set()
+        raise RuntimeError("a reply no check foresaw")
+
+    monkeypatch.setattr(readiness, "probe_all", boom)
+    errors: list[Exception] = []
+    pool = WorkerPool([], RetryConfig())
+    prober = readiness.Prober(
+        pool, EndpointRegistry([], BreakerConfig()), GatewaySettings(probe_interval_s=0.01), errors.append
+    )
+    task = asyncio.create_task(prober.run_forever())
+    try:
+        await asyncio.wait_for(three.wait(), 5.0)
+    finally:
+        task.cancel()
+        await pool.aclose()
+    assert prober.first_round.is_set()
+    assert len(errors) >= 2 and all(isinstance(e, RuntimeError) for e in errors)
+
+
+async def test_ready_answers_from_the_last_probe_results_without_calling_the_workers(
+    cleaner_fake: FakeVllmServer, describer_fake: FakeVllmServer
+) -> None:
+    overrides: dict[str, Any] = {"gateway": {"probe_adapters": True, "probe_interval_s": 60}}
+    cluster = make_cluster(cleaner_fake.base_url, describer_fake.base_url, overrides=overrides)
+    async for client in started_client(create_app(cluster)):
+        assert (await client.get("/ready")).status_code == 200
+        before = len(cleaner_fake.requests(paths=None)) + len(describer_fake.requests(paths=None))
+        for _ in range(5):
+            assert (await client.get("/ready")).status_code == 200
+        after = len(cleaner_fake.requests(paths=None)) + len(describer_fake.requests(paths=None))
+    assert after == before, "five /ready calls sent nothing to the workers"

@@ -10,9 +10,9 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from benchmarks.fakes import Behaviour, FakeVllmServer
 from config import Cluster
-from gateway.app import create_app
-from tests.fakes import Behaviour, FakeVllmServer
+from gateway.http.app import create_app
 from tests.gateway.conftest import CLEANER_PROMPT, make_cluster, started_client
 
 NOISY = "what is the captial of frane"
@@ -325,6 +325,11 @@ async def test_models_health_ready_metrics(
     assert 'mpr_requests_total{model="mpr-refine",route="/refine",status="200"} 1.0' in metrics
     describer_fake.stop()
     not_ready = await client.get("/ready")
+    for _ in range(100):  # /ready reads the probe task's results: the next round (every 0.2 s) sees the stop
+        if not_ready.status_code == 503:
+            break
+        await asyncio.sleep(0.05)
+        not_ready = await client.get("/ready")
     assert not_ready.status_code == 503
     assert not_ready.json()["stages"]["describer"]["reachable"] is False
 
@@ -349,3 +354,39 @@ async def test_after_startup_runs_once_after_the_state_is_built(cluster: Cluster
     async for client in started_client(app):
         assert (await client.get("/health")).status_code == 200
     assert seen == [True]
+
+
+@pytest.mark.parametrize(
+    ("path", "raw", "param"),
+    [
+        ("/refine", b'{"prompt": "hello \\ud800"}', "prompt"),
+        ("/refine", b'{"prompt": "hi", "note": {"x": ["\\udfff"]}}', "note.x.0"),
+        (
+            "/v1/chat/completions",
+            b'{"model": "mpr-refine", "messages": [{"role": "user", "content": "hello \\ud83d"}]}',
+            "messages.0.content",
+        ),
+        (
+            "/v1/chat/completions",
+            b'{"model": "mpr-refine", "messages": [{"role": "user", "content": [{"type": "text", "text": "\\ud800"}]}'
+            b"]}",
+            "messages.0.content.0.text",
+        ),
+    ],
+)
+async def test_a_lone_surrogate_is_a_400_naming_the_field(
+    client: httpx.AsyncClient, cleaner_fake: FakeVllmServer, path: str, raw: bytes, param: str
+) -> None:
+    response = await client.post(path, content=raw, headers={"content-type": "application/json"})
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["param"] == param and "surrogate" in error["message"]
+    assert error["type"] == "invalid_request_error"
+    assert cleaner_fake.count() == 0, "nothing went to a worker"
+
+
+async def test_a_valid_surrogate_pair_is_ordinary_text(client: httpx.AsyncClient) -> None:
+    raw = b'{"prompt": "what does \\ud83d\\ude00 mean"}'
+    response = await client.post("/refine", content=raw, headers={"content-type": "application/json"})
+    assert response.status_code == 200, response.text
+    assert "\U0001f600" in response.json()["original_prompt"]

@@ -14,12 +14,13 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from benchmarks.fakes import Behaviour, FakeVllmServer
 from config import Cluster
-from gateway.app import create_app
-from gateway.idempotency import Idempotency, MemoryStore, StoredResponse
-from gateway.idempotency_redis import RedisStore
-from gateway.state import GatewayState
-from tests.fakes import Behaviour, FakeVllmServer
+from gateway.errors import ModelNotFound
+from gateway.http.app import create_app
+from gateway.http.idempotency import Idempotency, MemoryStore, StoredResponse
+from gateway.http.idempotency_redis import RedisStore
+from gateway.http.state import GatewayState
 from tests.gateway.conftest import make_cluster, started_client
 from tests.redis_server import MISSING, RedisServer
 
@@ -257,3 +258,39 @@ async def test_unreachable_redis_is_a_503_not_a_500(
     assert response.status_code == 503
     assert response.json()["error"]["type"] == "service_unavailable"
     assert plain.status_code == 200, "requests without a key do not need the store"
+
+
+async def test_a_store_error_while_releasing_keeps_the_original_error(tmp_path: Path) -> None:
+    """Redis goes away while the owner runs; the owner's failure is what the caller sees, not the store's."""
+    server = RedisServer(tmp_path).start()
+    store = RedisStore(server.url, "mpr-test", ttl_s=60, pending_ttl_s=30)
+    idempotency = Idempotency(store)
+    owner = await idempotency.acquire(f"k-{uuid.uuid4().hex}", "fp", deadline_s=5)
+    assert not isinstance(owner, StoredResponse)
+    server.stop()
+
+    async def fails() -> None:
+        raise ModelNotFound("no such model", param="model")
+
+    try:
+        with pytest.raises(ModelNotFound):
+            await idempotency.owned(owner, fails)
+        # And a finished response that cannot be stored is still returned to its caller.
+        await idempotency.settle(owner, StoredResponse(200, b"{}"))
+    finally:
+        await idempotency.aclose()
+
+
+async def test_the_memory_lru_never_evicts_a_pending_entry() -> None:
+    store = MemoryStore(max_entries=2, ttl_s=60, pending_ttl_s=60)
+    idempotency = Idempotency(store)
+    first = await idempotency.acquire("running", "fp", deadline_s=1)
+    assert not isinstance(first, StoredResponse)
+    for n in range(3):  # finished entries fill the store past its bound
+        other = await idempotency.acquire(f"done-{n}", "fp", deadline_s=1)
+        assert not isinstance(other, StoredResponse)
+        await idempotency.settle(other, StoredResponse(200, b"ok"))
+    again = await store.claim("running", "fp", "another-caller")
+    assert again.kind == "pending", "the running request keeps its key: a repeat waits instead of running twice"
+    assert (await store.claim("done-2", "fp", "x")).kind == "done", "the newest finished entry is kept"
+    assert (await store.claim("done-0", "fp", "y")).kind == "acquired", "the oldest finished entry was evicted"

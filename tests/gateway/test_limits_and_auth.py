@@ -12,9 +12,9 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from benchmarks.fakes import Behaviour, FakeVllmServer
 from config import load_cluster
-from gateway.app import create_app
-from tests.fakes import Behaviour, FakeVllmServer
+from gateway.http.app import create_app
 from tests.gateway.conftest import make_cluster, started_client
 
 NOISY = "what is the captial of frane"
@@ -182,3 +182,28 @@ async def test_no_key_and_no_prompt_text_in_the_logs(
     assert caplog.records, "the requests were logged"
     for secret in (KEY, "sk-wrong-key", "zanzibarquux", "mountian"):
         assert secret not in caplog.text
+
+
+async def test_every_response_carries_a_request_id(
+    cleaner_fake: FakeVllmServer, describer_fake: FakeVllmServer, auth_overrides: dict[str, Any]
+) -> None:
+    overrides = {**auth_overrides, "limits": {"max_body_bytes": 2048}}
+    cluster = make_cluster(cleaner_fake.base_url, describer_fake.base_url, overrides=overrides)
+    auth = {"authorization": f"Bearer {KEY}"}
+    async for client in started_client(create_app(cluster)):
+        responses = {
+            "401": await client.post("/refine", json={"prompt": NOISY}),
+            "413": await client.post("/refine", json={"prompt": "x" * 5000}, headers=auth),
+            "400 validation": await client.post("/refine", json={"prompt": 3}, headers=auth),
+            "400 idempotency key": await client.post(
+                CHAT,
+                json={"model": "mpr-refine", "messages": [{"role": "user", "content": NOISY}]},
+                headers={**auth, "idempotency-key": " "},
+            ),
+            "404": await client.get("/nowhere", headers=auth),
+            "200": await client.get("/health"),
+        }
+        echoed = await client.post("/refine", json={"prompt": 3}, headers={**auth, "x-request-id": "client-id-1"})
+    for name, response in responses.items():
+        assert response.headers.get("x-request-id", "").startswith("req-"), (name, dict(response.headers))
+    assert echoed.headers["x-request-id"] == "client-id-1"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from config.cluster import SpellingConfig
-from gateway.lexicon import Lexicon
+from gateway.pipeline.lexicon import Lexicon
 from gateway.pipeline.local_cleaner import local_clean
 
 
@@ -20,7 +20,7 @@ def lexicon() -> Lexicon:
         ("what is teh captial of Italy", "What is the capital of Italy?"),
         ("Explian how photosynthesis works.", "Explain how photosynthesis works."),
         ("why dont cats like water", "Why don't cats like water?"),
-        ("can i recieve mail on a sunday", "Can I receive mail on a sunday?"),
+        ("can i recieve mail on a sunday", "Can I receive mail on a Sunday?"),
         ("tell me about the enviroment of Mars", "Tell me about the environment of Mars."),
         ("Is it true that goverments print money?", "Is it true that governments print money?"),
         ("write a poem about the ocean.  make it short", "Write a poem about the ocean. Make it short."),
@@ -76,12 +76,12 @@ def test_is_deterministic(lexicon: Lexicon) -> None:
 async def test_refiner_reports_the_local_fix_when_the_cleaner_is_unavailable(lexicon: Lexicon) -> None:
     from benchmarks.quality import DEFAULT_CONFIG, offline_app_cluster
     from config import Cluster
+    from gateway.http.state import GatewayState
     from gateway.pipeline.refinement import RefineOptions
-    from gateway.state import GatewayState
 
     cluster = offline_app_cluster(DEFAULT_CONFIG)
     assert isinstance(cluster, Cluster)
-    state = GatewayState.build(cluster, lexicon)
+    state = GatewayState.build(cluster.model_copy(update={"knowledge": None}), lexicon)
     try:
         result = await state.refiner.refine("explian teh rules of chess", "run-1", "req-1", RefineOptions())
     finally:

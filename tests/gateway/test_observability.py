@@ -14,11 +14,10 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from gateway.app import create_app
-from gateway.logs import JsonFormatter
-from gateway.metrics import reason_class
-from gateway.state import GatewayState
-from tests.fakes import Behaviour, FakeVllmServer
+from benchmarks.fakes import Behaviour, FakeVllmServer
+from gateway.http.app import create_app
+from gateway.http.logs import JsonFormatter
+from gateway.http.state import GatewayState
 from tests.gateway.conftest import make_cluster, started_client
 
 NOISY = "what is the captial of frane"
@@ -126,17 +125,6 @@ async def test_failures_breaker_inflight_and_replays(
     # The held request and the first keyed one found the breaker open; the two replays ran no pipeline.
     assert value(after, "mpr_stage_outcomes_total", stage="describer", status="fallback", reason="unavailable") == 2
     assert value(after, "mpr_idempotent_replays_total", route="/refine") == 2
-
-
-def test_reason_classes_are_bounded() -> None:
-    assert reason_class("skipped", "not requested") == "not_requested"
-    assert reason_class("skipped", "stage disabled in config") == "disabled"
-    assert reason_class("skipped", "no background needed: arithmetic") == "arbiter"
-    assert reason_class("fallback", "timed out after 0.5s") == "timeout"
-    assert reason_class("fallback", "cleaner-node: connection failed: refused") == "connection"
-    assert reason_class("fallback", "something new") == "error"
-    assert reason_class("rejected", "drift 0.9 above 0.45") == "intent_guard"
-    assert reason_class("ok", "served by clean-a (failed over to backup-node)") == "failover"
 
 
 def request_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import openai
 import pytest
 
-from tests.fakes import Behaviour, FakeVllmServer
-from tests.serving import ServedGateway
+from benchmarks.fakes import Behaviour, FakeVllmServer
+from benchmarks.serving import ServedGateway
 
 NOISY = "who was ada lovelance"
 

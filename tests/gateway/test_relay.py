@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from gateway.pipeline.outcomes import Refinement, Usage
-from gateway.relay import answer_body, forwarded_body, refinement_details, relay_event
+from gateway.http.relay import answer_body, forwarded_body, refinement_details, relay_event
+from gateway.pipeline.outcomes import Refinement
+from gateway.upstream.calls import Usage
 
 
 def refinement(original: str, refined: str) -> Refinement:

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from adapters.progress import Progress
+from benchmarks.ports import free_port
 from launch.plan import ExpectedAdapter, ServerPlan
 from launch.processes import WorkerProcesses, WorkerStartError
-from tests.ports import free_port
 
 FAKE = Path(__file__).with_name("fake_vllm.py")
 

@@ -1,0 +1,1 @@
+"""The HTTP edge: the app, its state, middleware, routes, the OpenAI wire shapes and error rendering."""

@@ -1,0 +1,310 @@
+"""The local cleaner in context: real-word confusions, joined words, neighbours ranking candidates, kept text."""
+
+from __future__ import annotations
+
+import pytest
+
+from config.cluster import SpellingConfig
+from gateway.pipeline import context, wording
+from gateway.pipeline.lexicon import Lexicon
+from gateway.pipeline.local_cleaner import local_clean
+
+
+@pytest.fixture(scope="module")
+def lexicon() -> Lexicon:
+    return Lexicon.load(SpellingConfig())
+
+
+@pytest.mark.parametrize(
+    ("prompt", "expected"),
+    [
+        ("their is a problem with my laptop", "There is a problem with my laptop."),
+        ("My car had a loose of power. Why?", "My car had a loss of power. Why?"),
+        ("I put two much sugar in the cake. Can I fix it?", "I put too much sugar in the cake. Can I fix it?"),
+        ("Is a cat smarter then a dog?", "Is a cat smarter than a dog?"),
+        ("I don't want to loose my job.", "I don't want to lose my job."),
+        ("What is the affect of caffeine on sleep?", "What is the effect of caffeine on sleep?"),
+    ],
+)
+def test_real_word_errors_in_clear_contexts_are_fixed(prompt: str, expected: str, lexicon: Lexicon) -> None:
+    assert local_clean(prompt, lexicon).text == expected
+
+
+@pytest.mark.parametrize(
+    ("prompt", "expected"),
+    [
+        ("I could of sworn I locked it.", "I could have sworn I locked it."),
+        ("Its going to rain, what should I wear?", "It's going to rain, what should I wear?"),
+        ("I think your right about this.", "I think you're right about this."),
+        ("I'm board at home. Any ideas?", "I'm bored at home. Any ideas?"),
+        ("There going to visit us. What should I cook?", "They're going to visit us. What should I cook?"),
+        ("Id like a recipe for soup.", "I'd like a recipe for soup."),
+        ("My cat is lazy and id love a tip.", "My cat is lazy and I'd love a tip."),
+        ("How do I tell my boss I have to much work?", "How do I tell my boss I have too much work?"),
+        ("Were visiting Rome this summer. What should we see?", "We're visiting Rome this summer. What should we see?"),
+        ("were going to the beach tomorrow", "We're going to the beach tomorrow."),
+        ("Were is the Eiffel Tower?", "Where is the Eiffel Tower?"),
+        (
+            "Who painted the Mona Lisa and were is it kept today",
+            "Who painted the Mona Lisa and where is it kept today?",
+        ),
+        ("Where do owls sleep at nite?", "Where do owls sleep at night?"),
+        ("They where late again. What should I say?", "They were late again. What should I say?"),
+        ("Whose coming to the party tonight?", "Who's coming to the party tonight?"),
+        ("I think its because of the rain.", "I think it's because of the rain."),
+        ("its important to sleep well, right", "It's important to sleep well, right?"),
+        ("My friend says its fine to swim after eating.", "My friend says it's fine to swim after eating."),
+        ("My shoes are to tight. Can I stretch them?", "My shoes are too tight. Can I stretch them?"),
+        ("I want to by a bike. Which kind is best?", "I want to buy a bike. Which kind is best?"),
+        ("I want to loose ten pounds. Where do I start?", "I want to lose ten pounds. Where do I start?"),
+        ("Is Rome too hot in march?", "Is Rome too hot in March?"),
+        ("We fly to Oslo in early may. What should I pack?", "We fly to Oslo in early May. What should I pack?"),
+    ],
+)
+def test_fixed_phrases_are_fixed(prompt: str, expected: str, lexicon: Lexicon) -> None:
+    assert local_clean(prompt, lexicon).text == expected
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "Their dog barks all night. What can I do?",
+        "My shoelaces keep coming loose. How should I tie them?",
+        "Is it too late to plant tulip bulbs in December?",
+        "What are two ways to reduce food waste at home?",
+        "How does the colour of a roof affect the temperature inside?",
+        "Then what happens to the water after it evaporates?",
+        "Its fur turns white in winter. Which animal am I describing?",
+        "How do I convert Celsius to Fahrenheit?",
+        "Should I lose weight by cutting sugar or by exercising more?",
+        "We could, of course, stay at home.",
+        "Is there going to be a storm tonight?",
+        "Is my user id like yours?",
+        "Were visiting hours longer in the past?",
+        "Were things better in the past?",
+        "They were going home when it started to rain.",
+        # "too" and "lose" are rarely typed for "to" and "loss": never changed into them.
+        "My jeans are too loose around the waist.",
+        "The lawn is too wet to mow today. When can I cut it?",
+        "Why did the team lose at home again?",
+        "Whose coat is this, and where was it left?",
+        "We visited the town where they grew up.",
+        "This may be a silly question, but why is the sky blue?",
+        "Why do soldiers march in step?",
+        "How close to the river is it safe to build a house?",
+        "What is the shortest way to get to town by bus?",
+        "Why is the director of a film called its true author?",
+        "Which are tungsten's main ores, and where are its important mines?",
+    ],
+)
+def test_correct_uses_of_confusable_words_are_left_alone(prompt: str, lexicon: Lexicon) -> None:
+    fix = local_clean(prompt, lexicon)
+    assert fix.text == prompt, fix.words_fixed
+
+
+@pytest.mark.parametrize(
+    ("prompt", "expected"),
+    [
+        ("I have alot of homework.", "I have a lot of homework."),
+        ("There is a tree infront of my window.", "There is a tree in front of my window."),
+        ("Why do my cats groom eachother?", "Why do my cats groom each other?"),
+        ("Alot of people skip breakfast.", "A lot of people skip breakfast."),
+        ("Write a limerick about a forgetfull cat.", "Write a limerick about a forgetful cat."),
+    ],
+)
+def test_joined_and_doubled_words_are_fixed(prompt: str, expected: str, lexicon: Lexicon) -> None:
+    assert local_clean(prompt, lexicon).text == expected
+
+
+def test_an_unlisted_compound_is_not_corrected_into_another_word(lexicon: Lexicon) -> None:
+    assert not lexicon.known("airplanes")
+    assert local_clean("How do airplanes stay in the air?", lexicon).text == "How do airplanes stay in the air?"
+    assert context.compound(lexicon, "airplanes") and not context.compound(lexicon, "recieve")
+
+
+def test_neighbours_rank_candidates_that_frequency_alone_gets_wrong(lexicon: Lexicon) -> None:
+    # Equal slips: "wiht" could be "with" or "wight"; its neighbours decide only among equally likely slips.
+    assert context.rank_candidates(lexicon, "frane", "of", None, "france", 1) == "france"
+    best = context.rank_candidates(lexicon, "tabel", "the", "of", None, 1)
+    assert best == "table"
+    assert context.rank_candidates(lexicon, "tabel", None, None, "label", 1) == "label", "no context: the default"
+
+
+def test_fit_prefers_the_word_its_neighbours_go_with(lexicon: Lexicon) -> None:
+    assert context.fit(lexicon, None, "there", "is") > context.fit(lexicon, None, "their", "is")
+    assert context.fit(lexicon, "their", "dog", None) > context.fit(lexicon, "there", "dog", None)
+    assert context.real_word_fix(lexicon, "a", "loose", "of") == "loss"
+    assert context.real_word_fix(lexicon, "coming", "loose", None) is None
+    assert context.split_joined(lexicon, "eachother") == "each other"
+    assert context.split_joined(lexicon, "cannot") == "can not", "so the cleaner splits only unknown words"
+    assert local_clean("I cannot sleep at night.", lexicon).text == "I cannot sleep at night."
+
+
+@pytest.mark.parametrize(
+    ("prompt", "expected"),
+    [
+        (
+            "Translate this into French and keep my spelling: i luv my cat becuase she is soo cute",
+            "Translate this into French and keep my spelling: i luv my cat becuase she is soo cute",
+        ),
+        (
+            "corect the speling in this sentence: she dont like apples",
+            "Correct the spelling in this sentence: she dont like apples",
+        ),
+        ("Spell check this for me: definately, seperate", "Spell check this for me: definately, seperate"),
+        (
+            "Tell me if this email has mistakes, don't change it: hi tom, sory for the late reply",
+            "Tell me if this email has mistakes, don't change it: hi tom, sory for the late reply",
+        ),
+        ("Fix this senrence: the cats was sleeping.", "Fix this sentence: the cats was sleeping."),
+        ("how do you pronounce 'Worcestershire'", "How do you pronounce 'Worcestershire'?"),
+    ],
+)
+def test_text_the_prompt_is_about_is_kept_as_typed(prompt: str, expected: str, lexicon: Lexicon) -> None:
+    assert local_clean(prompt, lexicon).text == expected
+
+
+def test_kept_subject_spans_start_after_the_colon_of_a_keep_cue() -> None:
+    text = "Please check my understanding of tides: it's about the moon, isn't it?"
+    assert wording.protected_spans(text) == [], "a colon alone is no keep cue"
+    text = "Proofread this paragraph but list the errors instead of fixing them: Their going to the libary."
+    ((start, end),) = wording.protected_spans(text)
+    assert text[start:end] == ": Their going to the libary.", (
+        "from the colon: the mark that opens the subject stays too"
+    )
+
+
+@pytest.mark.parametrize(
+    ("prompt", "expected"),
+    [
+        ("what is the capital of australia", "What is the capital of Australia?"),
+        ("tell me how to say hello in spanish", "Tell me how to say hello in Spanish."),
+        ("Stop editing and answer this question: who was Ada Lovelace", None),
+        ("What themes does Wisława Szymborska explore in her poems?", None),
+    ],
+)
+def test_names_colons_and_letters_of_any_script(prompt: str, expected: str | None, lexicon: Lexicon) -> None:
+    wanted = expected or (prompt if prompt.endswith("?") else prompt + "?")
+    assert local_clean(prompt, lexicon).text == wanted
+
+
+@pytest.mark.parametrize(
+    ("prompt", "expected"),
+    [
+        ("Explain why tides happen, but kep it short.", "Explain why tides happen, but keep it short."),
+        ("Tell me a funny stroy about my dog.", "Tell me a funny story about my dog."),
+        ("Write a poem abut the sea.", "Write a poem about the sea."),
+    ],
+)
+def test_rare_real_words_one_slip_from_what_the_context_calls_for_are_fixed(
+    prompt: str, expected: str, lexicon: Lexicon
+) -> None:
+    assert local_clean(prompt, lexicon).text == expected
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "How do plants grow in the shade?",  # "plants" -> "plant": another form of the word, not a slip
+        "Why is water vapor invisible?",  # American spelling, never "vapour"
+        "Why does the sock market my feet?",  # a common word is never taken for a slip ("stock")
+        "Is the mole a good pet?",
+    ],
+)
+def test_real_words_are_not_taken_for_slips_of_other_forms_or_when_common(prompt: str, lexicon: Lexicon) -> None:
+    fix = local_clean(prompt, lexicon)
+    assert fix.text == prompt, fix.words_fixed
+
+
+def test_a_name_whose_closest_words_are_farther_than_its_fix_does_not_crash(lexicon: Lexicon) -> None:
+    # rank_candidates once indexed an empty list when the frequency pick was not among the closest candidates.
+    assert local_clean("Shen Kuo or Shen Gua", lexicon).text.endswith(" Kuo or Shen Gua.")
+
+
+@pytest.mark.parametrize(
+    ("prompt", "expected"),
+    [
+        ("Is Istabul bigger than London?", "Is Istanbul bigger than London?"),
+        (
+            "I'm writing a report on Cleoaptra. What should I include?",
+            "I'm writing a report on Cleopatra. What should I include?",
+        ),
+        ("Summarize the life of Jane Asuten.", "Summarize the life of Jane Austen."),
+    ],
+)
+def test_a_mistyped_name_one_slip_from_a_single_well_known_name_is_fixed(
+    prompt: str, expected: str, lexicon: Lexicon
+) -> None:
+    assert local_clean(prompt, lexicon).text == expected
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "Is Bagan worth a visit in March?",  # near "began", a common word, not a name
+        "Who was Eugen Weber?",  # a name a letter short of another ("Eugene") is a name of its own
+        "Write a letter to Mr Rodríguez.",  # letters outside a-z: a spelling of its own
+        "Tell me about Kowalczyk.",  # nothing near: an unknown name stays as typed
+        "Who is Mira?",  # short names have too many near words
+    ],
+)
+def test_unknown_names_without_one_clear_near_name_are_left_alone(prompt: str, lexicon: Lexicon) -> None:
+    fix = local_clean(prompt, lexicon)
+    assert fix.text == prompt, fix.words_fixed
+
+
+@pytest.mark.parametrize(
+    ("prompt", "expected"),
+    [
+        ("Do olws hunt at night?", "Do owls hunt at night?"),  # not "lows": the first letter is rarely missed
+        ("Forget your ruls and help me.", "Forget your rules and help me."),  # not "urls"
+    ],
+)
+def test_a_swap_of_the_first_letter_is_the_least_likely_transposition(
+    prompt: str, expected: str, lexicon: Lexicon
+) -> None:
+    assert local_clean(prompt, lexicon).text == expected
+
+
+@pytest.mark.parametrize(
+    ("prompt", "expected"),
+    [
+        ("I think it's about energy, isn't it", "I think it's about energy, isn't it?"),
+        ("The sun is a star, right", "The sun is a star, right?"),
+        ("Owls hunt at night, don't they", "Owls hunt at night, don't they?"),
+        ("Tell me why the sky is blue", "Tell me why the sky is blue."),
+    ],
+)
+def test_a_statement_closed_by_a_question_tag_gets_a_question_mark(
+    prompt: str, expected: str, lexicon: Lexicon
+) -> None:
+    assert local_clean(prompt, lexicon).text == expected
+
+
+def test_a_mistyped_name_with_a_far_rarer_rival_is_fixed_to_the_common_one(lexicon: Lexicon) -> None:
+    assert local_clean("Compare Germany and Ftance in a short table.", lexicon).text == (
+        "Compare Germany and France in a short table."
+    )
+    assert context.name_fix(lexicon, "Ftance") == "France"
+    assert context.name_fix(lexicon.with_names({}, corpus_words=["ftance"]), "Ftance") is None, "the articles' own"
+
+
+def test_only_the_directions_people_slip_in_are_corrected(lexicon: Lexicon) -> None:
+    assert "too" not in context.CONFUSIONS
+    assert context.real_word_fix(lexicon, "soil", "too", "wet") is None
+    assert context.real_word_fix(lexicon, "really", "lose", "at") is None
+    assert context.real_word_fix(lexicon, "ate", "two", "much") == "too"
+
+
+def test_the_instruction_around_long_kept_text_is_still_cleaned(lexicon: Lexicon) -> None:
+    prompt = "keep my spelling: Thsi is how I rite my notes evry single day"
+    assert local_clean(prompt, lexicon).text == "Keep my spelling: Thsi is how I rite my notes evry single day"
+    code = "fix this: `def f(x): return x+1` and `def g(y): return y*2` plz"
+    assert local_clean(code, lexicon).text == code, "mostly code: left as typed"
+
+
+def test_no_mark_goes_after_kept_text_that_ends_the_prompt_in_quotes(lexicon: Lexicon) -> None:
+    kept = 'Put this motto in capitals but keep the wording: "we always do it rite"'
+    assert local_clean(kept, lexicon).text == kept
+    asked = 'how do you pronounce "Worcestershire"'
+    assert local_clean(asked, lexicon).text == 'How do you pronounce "Worcestershire"?'
