@@ -34,6 +34,8 @@ from adapters.knowledge.text import STOPWORDS, deletes, is_number, word_variants
 
 # A word after a lower-case word or a comma and a space: inside a sentence, where only a name is capitalised.
 _MID_SENTENCE_WORD = re.compile(r"(?<=[a-z,] )([A-Za-z]{3,})\b")
+# The part after a hyphen of a lower-case compound ("avant-garde", "eight-limbed"): a word in lower case too.
+_COMPOUND_PART = re.compile(r"(?<=[a-z]-)([a-z]{3,})\b")
 # A word seen in at most this many articles may still be a typo: its spellings within reach are tried too,
 # if they are at least RARE_RATIO times as common.
 RARE_DF = 2
@@ -42,6 +44,19 @@ VARIANT_QUALITY = 0.95
 BM25_CANDIDATES = 12
 LINKED_CANDIDATES = 12
 _SQL_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class WordCases:
+    """The articles' words (lower-case keys) by how they are written inside a sentence."""
+
+    capitalised: dict[str, int]  # written Capitalised there this many times
+    lower: frozenset[str]  # written in lower case there at least once: a word of its own ("codomain", "chili")
+
+    def names(self, min_count: int) -> list[str]:
+        """Words capitalised inside a sentence at least `min_count` times and never in lower case there ("kyoto",
+        "napoleon"; not "turkey" or "china", which the articles also write lower-case)."""
+        return sorted(w for w, n in self.capitalised.items() if n >= min_count and w not in self.lower)
 
 
 @dataclass
@@ -143,9 +158,8 @@ class KnowledgeIndex:
         """Every word the articles use, lower-case (their spellings of names: "dmitry", "svyatoslav")."""
         return [str(word) for (word,) in self._session().db.execute("SELECT word FROM words")]
 
-    def capitalised_words(self, min_count: int) -> list[str]:
-        """Words (lower-case) the articles write capitalised inside a sentence at least `min_count` times and never
-        in lower case there ("kyoto", "napoleon"; not "turkey" or "china", which they also write lower-case)."""
+    def word_cases(self) -> WordCases:
+        """How the articles write their words inside a sentence: capitalised (names), in lower case (words)."""
         upper: dict[str, int] = {}
         lower: set[str] = set()
         for (text,) in self._session().db.execute("SELECT text FROM articles"):
@@ -155,7 +169,8 @@ class KnowledgeIndex:
                     lower.add(word)
                 elif word[0].isupper() and word[1:].islower():
                     upper[word.lower()] = upper.get(word.lower(), 0) + 1
-        return sorted(w for w, count in upper.items() if count >= min_count and w not in lower)
+            lower.update(match.group(1) for match in _COMPOUND_PART.finditer(str(text)))
+        return WordCases(upper, frozenset(lower))
 
     def spellings(self, word: str) -> list[str]:
         """How the index reads one word of a prompt: itself, its inflections, or the near spellings it has."""

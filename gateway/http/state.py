@@ -79,8 +79,9 @@ def with_knowledge_names(lexicon: Lexicon, knowledge: KnowledgeIndex | None) -> 
     """The lexicon with the proper names among the index's titles (the cleaner capitalises them), if any."""
     if knowledge is None or lexicon.names:
         return lexicon
-    single = single_names(knowledge.capitalised_words(SINGLE_NAME_MIN_COUNT), lexicon)
-    return lexicon.with_names(name_phrases(knowledge.titles(), lexicon), knowledge.words(), single)
+    cases = knowledge.word_cases()
+    single = single_names(cases.names(SINGLE_NAME_MIN_COUNT), lexicon)
+    return lexicon.with_names(name_phrases(knowledge.titles(), lexicon), knowledge.words(), single, cases.lower)
 
 
 def _idempotency(cluster: Cluster) -> Idempotency:

@@ -127,6 +127,8 @@ class Lexicon:
     corpus_words: frozenset[str] = frozenset()
     # Single words that are names, typed in lower case ("kyoto"): capitalised like PROPER_NOUNS (names.py).
     single_names: frozenset[str] = frozenset()
+    # Words the articles write in lower case inside a sentence: words of their own ("codomain"), not slips.
+    prose_words: frozenset[str] = frozenset()
     # correct() is pure and the hot path's costliest call (symspell lookups): memoised, bounded.
     _corrections: dict[tuple[str, int], str | None] = field(default_factory=dict, compare=False, repr=False)
     _candidates: dict[tuple[str, int], tuple[tuple[str, int, int], ...]] = field(
@@ -155,7 +157,11 @@ class Lexicon:
         return cls(counts, speller, config.max_edit_distance, comparer, _read_bigrams(), sum(counts.values()))
 
     def with_names(
-        self, names: Mapping[str, str], corpus_words: Iterable[str] = (), single_names: Iterable[str] = ()
+        self,
+        names: Mapping[str, str],
+        corpus_words: Iterable[str] = (),
+        single_names: Iterable[str] = (),
+        prose_words: Iterable[str] = (),
     ) -> Lexicon:
         """This lexicon with lists of proper names (see names.name_phrases, names.single_names) and the words of
         their articles."""
@@ -171,6 +177,7 @@ class Lexicon:
             name_slots=name_slots,
             corpus_words=frozenset(corpus_words),
             single_names=frozenset(single_names),
+            prose_words=frozenset(prose_words),
             _corrections={},
             _candidates={},
         )
@@ -191,6 +198,12 @@ class Lexicon:
             stem = lower.split("'", 1)[0]
             return not stem or stem in self.counts or (stem.endswith("n") and stem[:-1] in self.counts)
         return False
+
+    def articles_word(self, typed: str) -> bool:
+        """A word the encyclopedia uses as typed: a name there when capitalised ("Frege", "Romania"), a word of its
+        own when the articles write it in lower case too ("codomain"; not "anser", only ever the genus "Anser")."""
+        lower = typed.lower()
+        return lower in self.prose_words if typed.islower() else lower in self.corpus_words
 
     def count(self, word: str) -> int:
         return self.counts.get(word, 0)

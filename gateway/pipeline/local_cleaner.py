@@ -16,6 +16,10 @@ _QUESTION_START = re.compile(
 )
 _MATH = re.compile(r"\d\s*[-+*/=^]|[-+*/=^]\s*\d")
 _MAX_CODE_SHARE = 0.5
+_AFTER_NUMBER = re.compile(r"\d\s?$")
+_MAX_UNIT = 3
+_FINAL_MARK = re.compile(r"[.!?](?=[\"'”’)\]]*(?:\s|$))|\n")  # not the point of "37.7%"
+_COLON = re.compile(r"[:;]")
 
 
 @dataclass(frozen=True)
@@ -55,10 +59,14 @@ class _Neighbours:
 
 def _spelling_fix(lower: str, word: wording.Word, around: _Neighbours, lexicon: Lexicon) -> str | None:
     if lexicon.known(lower):
-        return context.real_word_fix(lexicon, around.left, lower, around.right) or context.slip_fix(
-            lexicon, around.left, lower, around.right
-        )
-    if len(lower) > 20 or not lower.isalpha():
+        confused = context.real_word_fix(lexicon, around.left, lower, around.right)
+        if confused or lower in lexicon.prose_words:
+            return confused
+        return context.slip_fix(lexicon, around.left, lower, around.right)
+    # A letter alone is a symbol ("if f is bijective"), an accented word a spelling of its own ("début", "Bogotá").
+    if len(lower) > 20 or len(lower) < 2 or not (lower.isalpha() and lower.isascii()):
+        return None
+    if lexicon.articles_word(word.text):
         return None
     joined = context.split_joined(lexicon, lower) or context.undoubled(lexicon, lower)
     if joined:
@@ -119,7 +127,7 @@ def _fix_words(text: str, lexicon: Lexicon) -> tuple[str, list[tuple[str, str]]]
     previous: str | None = None
     for index, word in enumerate(found):
         around = _neighbours(text, found, index, previous)
-        if names.particle_in_name(found, index):
+        if names.particle_in_name(found, index) or _unit(text, word):
             replacement = None
         elif word.kind == "name":
             replacement = context.name_fix(lexicon, word.text)
@@ -137,11 +145,20 @@ def _fix_words(text: str, lexicon: Lexicon) -> tuple[str, list[tuple[str, str]]]
     return "".join(pieces), fixed
 
 
+def _unit(text: str, word: wording.Word) -> bool:
+    """A short word straight after a number is a unit ("5 km", "46 kpc"), not a slip."""
+    return len(word.text) <= _MAX_UNIT and bool(_AFTER_NUMBER.search(text, max(0, word.start - 3), word.start))
+
+
 def _fix_sentence_starts(text: str) -> str:
     out = list(text)
+    previous_end = 0
     for word in wording.words(text):
         # After a colon or semicolon a lower-case start is the writer's style, not a slip.
-        after_colon = text[: word.start].rstrip().endswith((":", ";"))
+        after_colon = not _FINAL_MARK.search(text, previous_end, word.start) and bool(
+            _COLON.search(text, previous_end, word.start)
+        )
+        previous_end = word.end
         if word.sentence_start and not word.protected and word.text[0].islower() and not after_colon:
             out[word.start] = word.text[0].upper()
     return "".join(out)

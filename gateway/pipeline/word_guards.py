@@ -88,7 +88,7 @@ class _Pairing:
             return WordIssue.NON_WORD
         if typed in CONTRACTIONS or typed in SHORTHAND:
             return WordIssue.IMPLAUSIBLE_EDIT  # "cant" is "can't", never "can": that would turn the request over
-        error = typed in self.flagged or not self.lexicon.known(typed)
+        error = typed in self.flagged or not (self.lexicon.known(typed) or self.lexicon.articles_word(word))
         if not error:
             content = typed not in STOPWORDS and len(typed) >= 3
             return WordIssue.REPLACED_WORD if content else None

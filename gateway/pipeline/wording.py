@@ -24,8 +24,9 @@ _CODE_LINE = re.compile(
     r"private |\$ |>>> )|[{};]\s*$|^\s{4,}\S|^\s*[}\])]|\w+\s*=\s*\S+\s*$|=>|->|==|!=|<=|>=",
 )
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)*")  # letters of any script: "Wisława" is one word
-# Between two words, any of these means the second one starts a sentence (or a line, or a list item).
-_BREAK = re.compile(r"[.!?:;\n]")
+# Between two words, a final mark before a space (or the next word), a colon or semicolon before a space, or a
+# line break means the second one starts a sentence; not the point of "13.17 million" or the colon of "1:25,000".
+_BREAK = re.compile(r"[.!?:;](?=[\"'”’)\]]*(?:\s|$))|\n")
 _ALNUM = re.compile(r"\w")
 # Text a prompt asks to keep as typed, or is about: what follows the colon of "keep my spelling: ...",
 # "... in this sentence: ...", "don't change it: ...", "spell check this: ...", up to the end of the prompt.
@@ -122,6 +123,13 @@ def _kind(word: str, sentence_start: bool) -> str:
     return "plain"
 
 
+def _breaks(gap: str, before: str) -> bool:
+    """Whether the text between two words ends a sentence; the points of "e.g., the" or "U.S. law" do not."""
+    if len(before) == 1 and gap.startswith(".") and "\n" not in gap and before not in "aI":
+        return False
+    return bool(_BREAK.search(gap))
+
+
 def words(text: str, spans: list[tuple[int, int]] | None = None) -> list[Word]:
     """Every alphabetic word, in order, with its sentence position and protection (spans: if computed)."""
     spans = protected_spans(text) if spans is None else spans
@@ -131,7 +139,7 @@ def words(text: str, spans: list[tuple[int, int]] | None = None) -> list[Word]:
     for match in _WORD.finditer(text):
         start, end = match.span()
         gap = text[previous_end:start]
-        starts = bool(_BREAK.search(gap)) or (previous_end == 0 and not _ALNUM.search(gap))
+        starts = _breaks(gap, found[-1].text if found else "") or (previous_end == 0 and not _ALNUM.search(gap))
         previous_end = end
         kind = "protected" if _inside(spans, span_starts, start, end) else _kind(match.group(), starts)
         found.append(Word(match.group(), start, end, starts, kind != "plain", kind))

@@ -308,3 +308,36 @@ def test_no_mark_goes_after_kept_text_that_ends_the_prompt_in_quotes(lexicon: Le
     assert local_clean(kept, lexicon).text == kept
     asked = 'how do you pronounce "Worcestershire"'
     assert local_clean(asked, lexicon).text == 'How do you pronounce "Worcestershire"?'
+
+
+@pytest.mark.parametrize(
+    ("prompt", "expected"),
+    [
+        # The point of a number or of "e.g." ends no sentence; a semicolon before a number starts none.
+        ("The budget is 2.5 million dollars, e.g. the grant", "The budget is 2.5 million dollars, e.g. the grant."),
+        ("Its population was 13.17 million at the census", "Its population was 13.17 million at the census."),
+        ("Most people agreed; 37.7% of them did not", "Most people agreed; 37.7% of them did not."),
+        ("I walk 5 km a day, is that enough", "I walk 5 km a day, is that enough?"),  # a unit after a number
+        ("If f is bijective, is its inverse unique", "If f is bijective, is its inverse unique?"),  # a symbol
+        ("Was the début album of Björk a hit", "Was the début album of Björk a hit?"),  # accents are spellings
+    ],
+)
+def test_numbers_units_symbols_and_accented_words_are_left_alone(prompt: str, expected: str, lexicon: Lexicon) -> None:
+    assert local_clean(prompt, lexicon).text == expected
+
+
+def test_the_articles_words_are_spellings_of_their_own_as_the_articles_write_them(lexicon: Lexicon) -> None:
+    plain = lexicon
+    articles = lexicon.with_names({}, corpus_words=["frege", "romania", "anser", "codomain"], prose_words=["codomain"])
+    for prompt in ("Frege was a logician, right?", "Romania is a country.", "What is the codomain of sin?"):
+        assert local_clean(prompt, plain).text != prompt, "the test needs words the lexicon alone would change"
+        assert local_clean(prompt, articles).text == prompt
+    # "Anser" is a genus the articles only ever capitalise: typed in lower case it is a slip of "answer".
+    assert local_clean("anser this question", articles).text == "Answer this question."
+
+
+def test_a_rare_word_the_articles_use_is_never_taken_for_a_slip(lexicon: Lexicon) -> None:
+    articles = lexicon.with_names({}, prose_words=["hilt", "alloyed"])
+    for prompt in ("The blade is attached to a hilt and can be curved.", "Why are metals alloyed to improve them?"):
+        assert local_clean(prompt, lexicon).text != prompt, "the test needs rare words the bigrams take for slips"
+        assert local_clean(prompt, articles).text == prompt

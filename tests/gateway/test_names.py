@@ -93,14 +93,15 @@ def test_the_gateway_takes_its_names_from_the_knowledge_index(tmp_path: Path) ->
 def test_single_names_are_the_words_the_articles_only_ever_capitalise_inside_a_sentence(tmp_path: Path) -> None:
     index = KnowledgeIndex.open(build_small_index(tmp_path))
     try:
-        once = set(index.capitalised_words(1))
-        twice = set(index.capitalised_words(2))
+        cases = index.word_cases()
+        once, twice = set(cases.names(1)), set(cases.names(2))
     finally:
         index.close()
     # "the French Republic", "of the French from", "the French Revolution": always capitalised there.
     assert {"french", "fleming", "republic"} <= once and "french" in twice and "fleming" in twice
     assert "grammar" not in once, "written lower-case inside a sentence ('In linguistics, grammar is')"
     assert "penicillin" not in once, "capitalised at sentence starts, lower-case inside one ('discovery of penicillin')"
+    assert {"grammar", "penicillin"} <= cases.lower and "fleming" not in cases.lower
 
 
 def test_a_single_name_typed_in_lower_case_is_capitalised_unless_it_is_also_a_common_word() -> None:

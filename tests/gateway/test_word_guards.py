@@ -179,3 +179,13 @@ def test_added_quotes_and_uneven_repairs_reject_the_output(lexicon: Lexicon) -> 
     uneven = merger.judge_cleaned("i cant decide", "I can not decide.", CONFIG, lexicon, {"cant": "can't"})
     assert not uneven.accepted, "'cant' paired with 'can' cannot be put back: 'I cant not decide' is no prompt"
     assert uneven.kind is GuardKind.IMPLAUSIBLE_EDIT
+
+
+def test_a_model_that_replaces_a_word_the_articles_use_is_caught(lexicon: Lexicon) -> None:
+    original, output = "what is the codomain of a function", "What is the domain of a function?"
+    articles = lexicon.with_names({}, corpus_words=["codomain"], prose_words=["codomain"])
+    plain = merger.merge(original, output, None, CONFIG, lexicon, cleaner_ran=True).cleaner
+    assert plain is not None and plain.kind is not GuardKind.REPLACED_WORD, "unknown to the lexicon alone: a typo"
+    verdict = merger.merge(original, output, None, CONFIG, articles, cleaner_ran=True).cleaner
+    assert verdict is not None and verdict.kind is GuardKind.REPLACED_WORD
+    assert [p.word for p in verdict.problems] == ["codomain"]
