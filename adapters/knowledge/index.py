@@ -6,7 +6,7 @@ import re
 import sqlite3
 import threading
 import urllib.parse
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +35,7 @@ from adapters.knowledge.text import STOPWORDS, deletes, is_number, word_variants
 # A word after a lower-case word or a comma and a space: inside a sentence, where only a name is capitalised.
 _MID_SENTENCE_WORD = re.compile(r"(?<=[a-z,] )([A-Za-z]{3,})\b")
 # The part after a hyphen of a lower-case compound ("avant-garde", "eight-limbed"): a word in lower case too.
+_PHRASE_TEXTS = "SELECT a.text FROM passages p JOIN articles a ON a.id = p.rowid WHERE passages MATCH ?"
 _COMPOUND_PART = re.compile(r"(?<=[a-z]-)([a-z]{3,})\b")
 # A word seen in at most this many articles may still be a typo: its spellings within reach are tried too,
 # if they are at least RARE_RATIO times as common.
@@ -171,6 +172,20 @@ class KnowledgeIndex:
                     upper[word.lower()] = upper.get(word.lower(), 0) + 1
             lower.update(match.group(1) for match in _COMPOUND_PART.finditer(str(text)))
         return WordCases(upper, frozenset(lower))
+
+    def written_cases(self, phrases: Mapping[str, str]) -> dict[str, tuple[int, int]]:
+        """For each lower-case phrase -> its name as written: how often the articles write it so inside a sentence,
+        and how often in lower case ("Cold War": 24 and 1)."""
+        db = self._session().db
+        out: dict[str, tuple[int, int]] = {}
+        for key, written in phrases.items():
+            quoted = '"' + key.replace('"', "") + '"'
+            rows = db.execute(_PHRASE_TEXTS, (f"text:{quoted}",))
+            texts = [str(text) for (text,) in rows]
+            named = re.compile(rf"(?<=[a-z,] ){re.escape(written)}\b")
+            lower = re.compile(rf"\b{re.escape(key)}\b")
+            out[key] = (sum(len(named.findall(t)) for t in texts), sum(len(lower.findall(t)) for t in texts))
+        return out
 
     def spellings(self, word: str) -> list[str]:
         """How the index reads one word of a prompt: itself, its inflections, or the near spellings it has."""

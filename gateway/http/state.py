@@ -17,7 +17,13 @@ from gateway.http.idempotency import Idempotency, IdempotencyStore, MemoryStore
 from gateway.http.idempotency_redis import RedisStore
 from gateway.http.metrics import GatewayMetrics
 from gateway.pipeline.lexicon import Lexicon
-from gateway.pipeline.names import SINGLE_NAME_MIN_COUNT, name_phrases, single_names
+from gateway.pipeline.names import (
+    SINGLE_NAME_MIN_COUNT,
+    common_word_titles,
+    name_phrases,
+    single_names,
+    usage_names,
+)
 from gateway.pipeline.refinement import Refiner
 from gateway.upstream.breakers import EndpointRegistry
 from gateway.upstream.readiness import Prober
@@ -79,9 +85,12 @@ def with_knowledge_names(lexicon: Lexicon, knowledge: KnowledgeIndex | None) -> 
     """The lexicon with the proper names among the index's titles (the cleaner capitalises them), if any."""
     if knowledge is None or lexicon.names:
         return lexicon
+    titles = knowledge.titles()
     cases = knowledge.word_cases()
     single = single_names(cases.names(SINGLE_NAME_MIN_COUNT), lexicon)
-    return lexicon.with_names(name_phrases(knowledge.titles(), lexicon), knowledge.words(), single, cases.lower)
+    common = common_word_titles(titles, lexicon)
+    usage = usage_names(knowledge.written_cases(common), common, lexicon)
+    return lexicon.with_names(name_phrases(titles, lexicon), knowledge.words(), single, cases.lower, usage)
 
 
 def _idempotency(cluster: Cluster) -> Idempotency:

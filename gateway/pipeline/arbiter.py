@@ -158,7 +158,7 @@ def _name_cues(text: str, found: list[wording.Word], lexicon: Lexicon) -> list[s
     """A name the local cleaner writes otherwise: typed in lower case ("kyoto", "charles darwin") or misspelt
     ("Ftance", "Ada Lovepace"); a spell check of plain words does not see names."""
     lowered = any(not w.protected and lexicon.lower_case_name(w.text) for w in found)
-    if lowered or names.capitalised(text, lexicon.names) != text:
+    if lowered or names.capitalised(text, lexicon) != text:
         return ["lower-case name"]
     if any(w.kind == "name" and context.name_fix(lexicon, w.text) for w in found) or names.mended(text, lexicon)[1]:
         return ["misspelt name"]

@@ -123,6 +123,8 @@ class Lexicon:
     # Each name's words with one left out ("" in its place) -> the names (lower-case) that have them: how a
     # name typed with one word misspelt is found without comparing it with every name.
     name_slots: Mapping[tuple[str, ...], tuple[str, ...]] = field(default_factory=dict)
+    # The names made of common words ("cold war"), capitalised only after "the" (names.usage_names).
+    common_word_names: frozenset[str] = frozenset()
     # Words the knowledge index's articles use: a spelling of its own ("Dmitry"), never a slip of a name's word.
     corpus_words: frozenset[str] = frozenset()
     # Single words that are names, typed in lower case ("kyoto"): capitalised like PROPER_NOUNS (names.py).
@@ -162,9 +164,11 @@ class Lexicon:
         corpus_words: Iterable[str] = (),
         single_names: Iterable[str] = (),
         prose_words: Iterable[str] = (),
+        common_word_names: Mapping[str, str] | None = None,
     ) -> Lexicon:
         """This lexicon with lists of proper names (see names.name_phrases, names.single_names) and the words of
         their articles."""
+        names = {**names, **(common_word_names or {})}
         slots: dict[tuple[str, ...], list[str]] = {}
         for key in names:
             words = key.split(" ")
@@ -178,6 +182,7 @@ class Lexicon:
             corpus_words=frozenset(corpus_words),
             single_names=frozenset(single_names),
             prose_words=frozenset(prose_words),
+            common_word_names=frozenset(common_word_names or ()),
             _corrections={},
             _candidates={},
         )

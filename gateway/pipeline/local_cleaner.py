@@ -200,9 +200,9 @@ def local_clean(prompt: str, lexicon: Lexicon) -> LocalFix:
     # Names before the words (so "da" in "leonardo da vinci" is seen inside a name, and "chrie" in "marie chrie"
     # is taken for "Curie", not "chris") and after (a name whose misspelt word was just fixed: "william shakespere").
     text, mended = names.mended(prompt.strip(), lexicon)
-    text, fixed = _fix_words(names.capitalised(text, lexicon.names), lexicon)
+    text, fixed = _fix_words(names.capitalised(text, lexicon), lexicon)
     fixed = mended + fixed
-    text = names.capitalised(text, lexicon.names)
+    text = names.capitalised(text, lexicon)
     text = _fix_spacing_and_punctuation(text)
     text = _fix_sentence_starts(text)
     text = _final_punctuation(text)

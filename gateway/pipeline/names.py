@@ -15,6 +15,11 @@ _TITLE_WORD = re.compile(r"^(?:[A-Z][a-z]+(?:'[a-z]+)?|[A-Z]{1,4})$")
 MAX_NAME_WORDS = 4
 # A word is taken for a name when its articles capitalise it inside a sentence this often, never writing it lower-case.
 SINGLE_NAME_MIN_COUNT = 10
+USAGE_MIN_COUNT = 3
+USAGE_RATIO = 10
+# The bigram list counts pairs as written in lower case: "solar system" 101M, "middle east" 33M, "cold war" 28M,
+# "black sea" unlisted (always capitalised).
+_LOWER_CASE_PAIR = 50_000_000
 _COMMON_SENSES = frozenset("bang jersey ford smith martin java august mark bill grant rose tang".split())
 _MIN_SINGLE_NAME = 4  # "jin", "inc": too short to tell from other words
 # A misspelt word of a name: 4+ plain letters ("Khayyám" and "Shi'a" are spellings of their own; shorter words are
@@ -22,21 +27,45 @@ _MIN_SINGLE_NAME = 4  # "jin", "inc": too short to tell from other words
 _PLAIN = re.compile(r"^[a-z]{4,}$")
 
 
+def _name_shaped(title: str) -> bool:
+    """2-4 words, each capitalised (a particle aside), the first and last too ("Joan of Arc", not "Machine
+    learning")."""
+    parts = title.split(" ")
+    if not 2 <= len(parts) <= MAX_NAME_WORDS or not _TITLE_WORD.match(parts[0]) or not _TITLE_WORD.match(parts[-1]):
+        return False
+    return len(title.lower()) == len(title) and all(_TITLE_WORD.match(p) or p in PARTICLES for p in parts)
+
+
+def _all_common(title: str, lexicon: Lexicon) -> bool:
+    return all(context.common_word(lexicon, p.lower()) for p in title.split(" ") if p not in PARTICLES)
+
+
 def name_phrases(titles: Iterable[str], lexicon: Lexicon) -> dict[str, str]:
-    """Lower-case phrase -> the name as written, for titles of 2-4 words that are proper names: each word
-    capitalised (a particle aside), the first and last capitalised ("Charles Darwin", not "Machine learning"),
-    and one word at least that is no common word: "Solar System" and "South Pole" are capitalised by some
-    writers and not by others, "Charles Darwin" by all."""
-    out: dict[str, str] = {}
-    for title in titles:
-        parts = title.split(" ")
-        if not 2 <= len(parts) <= MAX_NAME_WORDS or not _TITLE_WORD.match(parts[0]) or not _TITLE_WORD.match(parts[-1]):
-            continue
-        if len(title.lower()) != len(title) or not all(_TITLE_WORD.match(p) or p in PARTICLES for p in parts):
-            continue
-        if any(not context.common_word(lexicon, p.lower()) for p in parts if p not in PARTICLES):
-            out[title.lower()] = title
-    return out
+    """Lower-case phrase -> the name as written, for name-shaped titles with one word at least that is no common
+    word: "Charles Darwin" is capitalised by all writers ("Cold War": see usage_names)."""
+    return {t.lower(): t for t in titles if _name_shaped(t) and not _all_common(t, lexicon)}
+
+
+def common_word_titles(titles: Iterable[str], lexicon: Lexicon) -> dict[str, str]:
+    """The name-shaped titles made of common words only ("Cold War", "Local Group"), lower-case -> as written."""
+    return {t.lower(): t for t in titles if _name_shaped(t) and _all_common(t, lexicon)}
+
+
+def usage_names(written: Mapping[str, tuple[int, int]], titles: Mapping[str, str], lexicon: Lexicon) -> dict[str, str]:
+    """Of titles made of common words, those the articles write as a name inside a sentence at least
+    USAGE_MIN_COUNT times and in lower case at most 1/USAGE_RATIO as often: "the Cold War" (24 to 1), "the Middle
+    Ages" (67 to 0); not "the North Pole" (8 to 2), which writers also put in lower case, nor a name whose
+    lower-case pair is among the commonest of the bigram list ("the solar system": neither way is wrong)."""
+    return {
+        key: titles[key]
+        for key, (named, lower) in written.items()
+        if named >= USAGE_MIN_COUNT and lower * USAGE_RATIO <= named and not _lower_case_usage(key, lexicon)
+    }
+
+
+def _lower_case_usage(key: str, lexicon: Lexicon) -> bool:
+    words = key.split(" ")
+    return any(lexicon.pair(a, b) >= _LOWER_CASE_PAIR for a, b in itertools.pairwise(words))
 
 
 def single_names(capitalised_words: Iterable[str], lexicon: Lexicon) -> set[str]:
@@ -50,15 +79,17 @@ def single_names(capitalised_words: Iterable[str], lexicon: Lexicon) -> set[str]
     }
 
 
-def capitalised(text: str, names: Mapping[str, str]) -> str:
-    """`text` with each listed name that it has in lower case written as the name is ("charles darwin")."""
+def capitalised(text: str, lexicon: Lexicon) -> str:
+    """`text` with each listed name that it has in lower case written as the name is ("charles darwin"); a name
+    made of common words only after "the" ("the cold war", never "a cold war")."""
+    names = lexicon.names
     if not names:
         return text
     found = [w for w in wording.words(text) if not w.protected or w.kind == "name"]
     out = text
     at = 0
     while at < len(found):
-        size = _longest_name(text, found, at, names)
+        size = _longest_name(text, found, at, lexicon)
         if size:
             span = found[at : at + size]
             name = names[" ".join(w.text.lower() for w in span)]
@@ -69,7 +100,7 @@ def capitalised(text: str, names: Mapping[str, str]) -> str:
     return out
 
 
-def _longest_name(text: str, found: list[wording.Word], at: int, names: Mapping[str, str]) -> int:
+def _longest_name(text: str, found: list[wording.Word], at: int, lexicon: Lexicon) -> int:
     """How many words from `at` form a listed name typed with a lower-case word in it (0: none)."""
     for size in range(min(MAX_NAME_WORDS, len(found) - at), 1, -1):
         span = found[at : at + size]
@@ -78,7 +109,8 @@ def _longest_name(text: str, found: list[wording.Word], at: int, names: Mapping[
         key = " ".join(w.text.lower() for w in span)
         # All in lower case: a name the writer partly capitalised ("ancient Greece") is cased as they meant.
         lowered = all(w.text[0].islower() for w in span)
-        if key in names and lowered:
+        after_the = at > 0 and found[at - 1].text.lower() == "the" and text[found[at - 1].end : span[0].start] == " "
+        if key in lexicon.names and lowered and (after_the or key not in lexicon.common_word_names):
             return size
     return 0
 

@@ -147,3 +147,25 @@ def test_near_spellings_that_are_words_or_the_articles_own_are_left_alone(prompt
     lexicon = plain.with_names(names.name_phrases(TITLES, plain), corpus_words=["dmitry", "mendeleev"])
     fix = local_clean(prompt, lexicon)
     assert fix.text == prompt, fix.words_fixed
+
+
+def test_titles_of_common_words_are_names_only_where_the_articles_write_them_so(tmp_path: Path) -> None:
+    index = KnowledgeIndex.open(build_small_index(tmp_path))
+    try:
+        written = index.written_cases({"alexander fleming": "Alexander Fleming", "capital city": "Capital City"})
+    finally:
+        index.close()
+    # "by the Scottish physician Alexander Fleming", "Sir Alexander Fleming was"; "A capital city is".
+    assert written == {"alexander fleming": (2, 0), "capital city": (0, 1)}
+    plain = Lexicon.load(SpellingConfig())
+    titles = {t.lower(): t for t in ("Cold War", "North Pole", "Solar System", "Big Bang")}
+    assert names.common_word_titles([*titles.values(), "Charles Darwin", "Machine learning"], plain) == titles
+    usage = {"cold war": (24, 1), "north pole": (8, 2), "solar system": (71, 2), "big bang": (2, 0)}
+    # The North Pole is written lower-case too, the solar system is by most writers, the Big Bang seen too rarely.
+    assert names.usage_names(usage, titles, plain) == {"cold war": "Cold War"}
+
+
+def test_a_name_of_common_words_is_capitalised_only_after_the() -> None:
+    lexicon = Lexicon.load(SpellingConfig()).with_names({}, common_word_names={"cold war": "Cold War"})
+    assert local_clean("recommend a book about the cold war", lexicon).text == "Recommend a book about the Cold War."
+    assert local_clean("they fought a cold war for years", lexicon).text == "They fought a cold war for years."
