@@ -216,10 +216,13 @@ def rank_candidates(
     # commoner), and across kinds of slip only by far ("and pront the" is "print", not "pronto").
     likeliest = slip_rank(word, default) if default else max(slip_rank(word, t) for t in terms)
     scored = sorted(((fit(lexicon, left, t, right), t) for t in terms), reverse=True)
-    if default is not None and scored[0][1] != default:
-        gain = scored[0][0] - fit(lexicon, left, default, right)
-        if slip_rank(word, scored[0][1]) != likeliest and gain >= ACROSS_SLIPS_MARGIN:
-            return scored[0][1]
+    # Against the frequency pick, or without one against the best of the likeliest kind ("a hospitle" is "a
+    # hospital", though "hospitals" restores a letter).
+    reference = default or next(t for _, t in scored if slip_rank(word, t) == likeliest)
+    top_score, top = scored[0]
+    across = top != reference and slip_rank(word, top) != likeliest
+    if across and top_score - fit(lexicon, left, reference, right) >= ACROSS_SLIPS_MARGIN:
+        return top
     scored = [(score, t) for score, t in scored if slip_rank(word, t) == likeliest]
     if not scored:  # the frequency pick lies farther than the closest candidates: none of those is its kind
         return default

@@ -77,9 +77,10 @@ def spelling_variants(word: str) -> list[str]:
 
 
 def _edit_kind(typo: str, term: str) -> int:
-    """1 for restoring a letter (or undoing a doubled one), 0 for a substitution, -1 for dropping a letter."""
+    """1 for restoring a letter (or undoing a doubled one), 0 for a substitution, -1 for dropping a letter.
+    A first letter left out is as rare as a substitution: "reeding" is "reading", not "breeding"."""
     if len(term) > len(typo):
-        return 1
+        return 0 if term[1:] == typo else 1
     if len(term) == len(typo):
         return 0
     undoubled = any(typo[i] == typo[i + 1] and typo[:i] + typo[i + 1 :] == term for i in range(len(typo) - 1))
@@ -196,8 +197,10 @@ class Lexicon:
         lower = word.lower()
         if lower in self.counts or lower in EXTRA_WORDS:
             return True
-        # Only a common word's other spelling: "comparre" is no British "comparer".
-        if any(self.counts.get(variant, 0) >= _VARIANT_MIN for variant in spelling_variants(lower)):
+        # Only a common word's other spelling: "comparre" is no British "comparer"; and never an "-ize" the
+        # dictionary lacks ("exercize": the dictionary has the American spellings that exist).
+        variants = [v for v in spelling_variants(lower) if v.count("z") >= lower.count("z")]
+        if any(self.counts.get(variant, 0) >= _VARIANT_MIN for variant in variants):
             return True
         if "'" in lower:
             stem = lower.split("'", 1)[0]

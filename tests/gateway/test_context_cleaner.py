@@ -341,3 +341,25 @@ def test_a_rare_word_the_articles_use_is_never_taken_for_a_slip(lexicon: Lexicon
     for prompt in ("The blade is attached to a hilt and can be curved.", "Why are metals alloyed to improve them?"):
         assert local_clean(prompt, lexicon).text != prompt, "the test needs rare words the bigrams take for slips"
         assert local_clean(prompt, articles).text == prompt
+
+
+@pytest.mark.parametrize(
+    ("prompt", "expected"),
+    [
+        # Without a frequency pick (two rivals), the neighbours still rule across kinds of slip: "a hospital".
+        ("Describe a day of a nurse in a hospitle.", "Describe a day of a nurse in a hospital."),
+        # A first letter left out is rare: "reading", the commoner word at the same distance.
+        ("books for a child who hates reeding", "Books for a child who hates reading."),
+        # An "-ize" the dictionary lacks is no American spelling: "exercises".
+        ("what are the best exercizes for strong knees", "What are the best exercises for strong knees?"),
+    ],
+)
+def test_slips_ranked_by_how_people_slip_and_what_the_neighbours_call_for(
+    prompt: str, expected: str, lexicon: Lexicon
+) -> None:
+    assert local_clean(prompt, lexicon).text == expected
+
+
+def test_british_and_american_spellings_that_exist_are_both_kept(lexicon: Lexicon) -> None:
+    for prompt in ("How do I organise a party?", "How do I organize a party?", "What colour is the sea?"):
+        assert local_clean(prompt, lexicon).text == prompt
