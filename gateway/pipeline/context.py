@@ -269,6 +269,8 @@ _PHRASES: tuple[tuple[re.Pattern[str], str], ...] = (
         "we're",
     ),
     (re.compile(r"\b(?:we|they|you)\s+(where)\b"), "were"),
+    # "it's own" is always the possessive: "the dog has it's own bed".
+    (re.compile(r"\b(it's)\s+own\b"), "its"),
     # After a verb of saying or thinking a possessive "its" cannot stand: "my friend says its fine".
     (re.compile(r"\b(?:says|said|think|thought|guess|hope|know|knew|sure|feel|felt)\s+(its)\b"), "it's"),
     # "to" before an adjective of degree after a form of "be": "my jeans are to tight".
@@ -290,6 +292,7 @@ _PHRASES: tuple[tuple[re.Pattern[str], str], ...] = (
     ),
     # A month that is also a word, after a word that makes it the month: "in march", "early may".
     (re.compile(r"\b(?:in|early|late|mid|since|until|till)\s+(march)\b"), "March"),
+    (re.compile(r"\b(?:in|early|late|mid|since|until|till)\s+(august)\b"), "August"),
     (re.compile(r"\b(?:in|early|late|mid|since|until|till)\s+(may)\b(?!\s+(?:be|have|not)\b)"), "May"),
     (re.compile(r"(?:^|[.!?]\s+)(whose)\s+(?:going|coming|been|got|ready)\b"), "who's"),
     # "were" straight before a verb that needs a subject of its own ("were is Rome", "and were do they") is "where".

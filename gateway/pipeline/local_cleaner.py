@@ -20,6 +20,7 @@ _AFTER_NUMBER = re.compile(r"\d\s?$")
 _MAX_UNIT = 3
 _FINAL_MARK = re.compile(r"[.!?](?=[\"'”’)\]]*(?:\s|$))|\n")  # not the point of "37.7%"
 _COLON = re.compile(r"[:;]")
+_PLAIN_NUMBER = re.compile(r"(?<=[A-Za-z] )\d+$")
 
 
 @dataclass(frozen=True)
@@ -183,11 +184,15 @@ def _ends_in_prose(text: str) -> bool:
 
 def _final_punctuation(text: str) -> str:
     stripped = text.rstrip()
-    if "\n" in stripped or len(stripped.split()) < 3 or not _ends_in_prose(stripped):
+    # A question may end in a plain number ("... if I'm 35"); a statement that does is left as typed ("3.5 m").
+    number = _PLAIN_NUMBER.search(stripped) is not None
+    if "\n" in stripped or len(stripped.split()) < 3 or not (number or _ends_in_prose(stripped)):
         return text
     last = wording.sentences(stripped)[-1]
     clause = wording.last_clause(last)
     question = bool(_QUESTION_START.match(last) or _QUESTION_START.match(clause) or QUESTION_TAG.match(clause))
+    if number:
+        return stripped + "?" if question else text
     return stripped + ("?" if question else ".")
 
 

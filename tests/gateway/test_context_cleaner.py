@@ -363,3 +363,17 @@ def test_slips_ranked_by_how_people_slip_and_what_the_neighbours_call_for(
 def test_british_and_american_spellings_that_exist_are_both_kept(lexicon: Lexicon) -> None:
     for prompt in ("How do I organise a party?", "How do I organize a party?", "What colour is the sea?"):
         assert local_clean(prompt, lexicon).text == prompt
+
+
+@pytest.mark.parametrize(
+    ("prompt", "expected"),
+    [
+        ("is it worth visiting rome in august", "Is it worth visiting Rome in August?"),
+        ("An august body met in august.", "An august body met in August."),  # the adjective stays
+        ("the dog has it's own bed, is that ok", "The dog has its own bed, is that ok?"),
+        ("how much should i save for retirement if im 35", "How much should I save for retirement if I'm 35?"),
+        ("The population is 5 million in 2020", "The population is 5 million in 2020"),  # a statement: as typed
+    ],
+)
+def test_months_its_own_and_questions_that_end_in_a_number(prompt: str, expected: str, lexicon: Lexicon) -> None:
+    assert local_clean(prompt, lexicon).text == expected
