@@ -33,7 +33,7 @@ from adapters.knowledge.linking import (
 from adapters.knowledge.text import STOPWORDS, deletes, is_number, word_variants
 
 # A word after a lower-case word or a comma and a space: inside a sentence, where only a name is capitalised.
-_MID_SENTENCE_WORD = re.compile(r"(?<=[a-z,] )([A-Za-z]{3,})\b")
+_MID_SENTENCE_WORD = re.compile(r"(?<=[a-z,] )\(?([A-Za-z]{3,})\b")
 # The part after a hyphen of a lower-case compound ("avant-garde", "eight-limbed"): a word in lower case too.
 _PHRASE_TEXTS = "SELECT a.text FROM passages p JOIN articles a ON a.id = p.rowid WHERE passages MATCH ?"
 _COMPOUND_PART = re.compile(r"(?<=[a-z]-)([a-z]{3,})\b")

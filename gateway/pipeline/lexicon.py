@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib.resources
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -76,15 +77,48 @@ def spelling_variants(word: str) -> list[str]:
     return out
 
 
+@functools.cache
+def _keyboard_neighbours() -> dict[str, frozenset[str]]:
+    """Each letter's neighbours on a QWERTY keyboard (a row is offset half a key from the one above it)."""
+    rows = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
+    out: dict[str, set[str]] = {}
+    for r, row in enumerate(rows):
+        for c, key in enumerate(row):
+            near = out.setdefault(key, set())
+            near.update(row[max(c - 1, 0) : c + 2])
+            if r > 0:
+                near.update(rows[r - 1][c : c + 2])
+            if r + 1 < len(rows):
+                near.update(rows[r + 1][max(c - 1, 0) : c + 1])
+            near.discard(key)
+    return {key: frozenset(near) for key, near in out.items()}
+
+
+def _substitution_kind(typo: str, term: str) -> int:
+    """1 for a key next to the right one ("fqll" for "fall": q is beside a), 0 for any other substitution or one
+    of the first letter (people rarely miss it: "reeding" is not "feeding")."""
+    differ = [i for i, (a, b) in enumerate(zip(typo, term, strict=True)) if a != b]
+    if len(differ) != 1 or differ[0] == 0:
+        return 0  # two edits: neither kind is likelier
+    return 1 if typo[differ[0]] in _keyboard_neighbours().get(term[differ[0]], frozenset()) else 0
+
+
 def _edit_kind(typo: str, term: str) -> int:
-    """1 for restoring a letter (or undoing a doubled one), 0 for a substitution, -1 for dropping a letter.
-    A first letter left out is as rare as a substitution: "reeding" is "reading", not "breeding"."""
-    if len(term) > len(typo):
-        return 0 if term[1:] == typo else 1
+    """2 for restoring a letter (or undoing a doubled one), 1 for a neighbouring key, 0 for another substitution,
+    -1 for dropping a letter. A first letter left out is as rare as a substitution ("reeding" is "reading", not
+    "breeding"); a slip of two edits has no likelier kind ("bossyon": "boston", not "bassoon")."""
     if len(term) == len(typo):
+        return _substitution_kind(typo, term)
+    longer, shorter = (term, typo) if len(term) > len(typo) else (typo, term)
+    cuts = [i for i in range(len(longer)) if longer[:i] + longer[i + 1 :] == shorter]
+    if not cuts:
         return 0
-    undoubled = any(typo[i] == typo[i + 1] and typo[:i] + typo[i + 1 :] == term for i in range(len(typo) - 1))
-    return 1 if undoubled else -1
+    if longer is term:
+        return 0 if cuts == [0] else 2
+    undoubled = any(typo[i] == typo[i + 1] for i in cuts if i + 1 < len(typo)) or any(
+        typo[i - 1] == typo[i] for i in cuts if i
+    )
+    return 2 if undoubled else -1
 
 
 _CORRECTIONS_CACHED = 50_000

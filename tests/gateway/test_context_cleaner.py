@@ -348,8 +348,11 @@ def test_a_rare_word_the_articles_use_is_never_taken_for_a_slip(lexicon: Lexicon
     [
         # Without a frequency pick (two rivals), the neighbours still rule across kinds of slip: "a hospital".
         ("Describe a day of a nurse in a hospitle.", "Describe a day of a nurse in a hospital."),
-        # A first letter left out is rare: "reading", the commoner word at the same distance.
+        # A first letter left out or mistyped is rare: "reading", not "breeding" nor "feeding" (r is beside f).
         ("books for a child who hates reeding", "Books for a child who hates reading."),
+        # A key next to the right one: "q" is beside "a" ("fall", not "full"), "i" beside "k" ("joke").
+        ("When did the fqll of the Berlin Wall begin?", "When did the fall of the Berlin Wall begin?"),
+        ("Pretend you are a pirate and tell me a joie.", "Pretend you are a pirate and tell me a joke."),
         # An "-ize" the dictionary lacks is no American spelling: "exercises".
         ("what are the best exercizes for strong knees", "What are the best exercises for strong knees?"),
     ],
