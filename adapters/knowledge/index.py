@@ -12,7 +12,14 @@ from pathlib import Path
 
 from symspellpy.editdistance import DistanceAlgorithm, EditDistance
 
-from adapters.knowledge.build import MAX_NAME_TOKENS, SCHEMA_VERSION, SPELL_MIN_LENGTH, SPELL_PREFIX, TITLE
+from adapters.knowledge.build import (
+    ALIAS,
+    MAX_NAME_TOKENS,
+    SCHEMA_VERSION,
+    SPELL_MIN_LENGTH,
+    SPELL_PREFIX,
+    TITLE,
+)
 from adapters.knowledge.errors import KnowledgeError, KnowledgeFailure
 from adapters.knowledge.intent import background_need
 from adapters.knowledge.linking import (
@@ -35,6 +42,10 @@ from adapters.knowledge.text import STOPWORDS, deletes, is_number, word_variants
 # A word after a lower-case word or a comma and a space: inside a sentence, where only a name is capitalised.
 _MID_SENTENCE_WORD = re.compile(r"(?<=[a-z,] )\(?([A-Za-z]{3,})\b")
 # The part after a hyphen of a lower-case compound ("avant-garde", "eight-limbed"): a word in lower case too.
+_ALIASES = (
+    "SELECT n.key, substr(a.text, 1, 400) FROM names n JOIN articles a ON a.id = n.article "
+    "WHERE n.kind = ? AND n.key LIKE '% %'"
+)
 _PHRASE_TEXTS = "SELECT a.text FROM passages p JOIN articles a ON a.id = p.rowid WHERE passages MATCH ?"
 _COMPOUND_PART = re.compile(r"(?<=[a-z]-)([a-z]{3,})\b")
 # A word seen in at most this many articles may still be a typo: its spellings within reach are tried too,
@@ -154,6 +165,17 @@ class KnowledgeIndex:
     def titles(self) -> list[str]:
         """Every article's title as written (the cleaner takes the proper names among them as its name list)."""
         return [str(title) for (title,) in self._session().db.execute("SELECT title FROM articles ORDER BY id")]
+
+    def aliases(self) -> list[str]:
+        """The other names of several words the articles open with, as they write them ("Napoleon Bonaparte" for
+        "Napoleon", "Alan Mathison Turing"); an alias whose spelling the text does not show as such is left out."""
+        out: list[str] = []
+        for key, opening in self._session().db.execute(_ALIASES, (ALIAS,)):
+            words = str(key).split(" ")
+            found = re.search(r"\b" + r"\s+".join(map(re.escape, words)) + r"\b", str(opening), re.IGNORECASE)
+            if found:
+                out.append(" ".join(found.group().split()))
+        return out
 
     def words(self) -> list[str]:
         """Every word the articles use, lower-case (their spellings of names: "dmitry", "svyatoslav")."""

@@ -86,11 +86,12 @@ def with_knowledge_names(lexicon: Lexicon, knowledge: KnowledgeIndex | None) -> 
     if knowledge is None or lexicon.names:
         return lexicon
     titles = knowledge.titles()
+    named = [*titles, *knowledge.aliases()]
     cases = knowledge.word_cases()
     single = single_names(cases.names(SINGLE_NAME_MIN_COUNT), lexicon)
     common = common_word_titles(titles, lexicon)
     usage = usage_names(knowledge.written_cases(common), common, lexicon)
-    return lexicon.with_names(name_phrases(titles, lexicon), knowledge.words(), single, cases.lower, usage)
+    return lexicon.with_names(name_phrases(named, lexicon), knowledge.words(), single, cases.lower, usage)
 
 
 def _idempotency(cluster: Cluster) -> Idempotency:

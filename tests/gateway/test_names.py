@@ -169,3 +169,17 @@ def test_a_name_of_common_words_is_capitalised_only_after_the() -> None:
     lexicon = Lexicon.load(SpellingConfig()).with_names({}, common_word_names={"cold war": "Cold War"})
     assert local_clean("recommend a book about the cold war", lexicon).text == "Recommend a book about the Cold War."
     assert local_clean("they fought a cold war for years", lexicon).text == "They fought a cold war for years."
+
+
+def test_the_names_articles_open_with_are_names_too(tmp_path: Path) -> None:
+    index = KnowledgeIndex.open(build_small_index(tmp_path))
+    try:
+        aliases = index.aliases()
+        lexicon = with_knowledge_names(Lexicon.load(SpellingConfig()), index)
+    finally:
+        index.close()
+    # "Napoleon Bonaparte, later known as Napoleon I, was ...": as the text writes them.
+    assert {"Napoleon Bonaparte", "Napoleon I", "French Republic"} <= set(aliases)
+    assert lexicon.names.get("napoleon bonaparte") == "Napoleon Bonaparte"
+    assert local_clean("pretend you are napoleon bonaparte", lexicon).text == "Pretend you are Napoleon Bonaparte."
+    assert local_clean("Pretend you are Napoleon Bojaparte.", lexicon).text == "Pretend you are Napoleon Bonaparte."
