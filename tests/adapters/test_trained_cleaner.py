@@ -11,6 +11,7 @@ import pytest
 from adapters.base_digest import model_digest
 from adapters.cleaner_data import DataSpec, generate
 from adapters.demo import DEMO_ADAPTERS
+from adapters.jsonl_examples import jsonl_text, text_sha256
 from adapters.manifest import read_manifest
 from adapters.progress import Progress
 from adapters.shipped import MARKER, install, is_installed, shipped_dir, user_trained
@@ -66,6 +67,8 @@ def test_shipped_metrics_record_base_command_and_improvement() -> None:
     assert metrics["after"]["exact_fix_rate"] > metrics["before"]["exact_fix_rate"] + 0.2
     assert metrics["after"]["changed_rate"] <= 0.2
     assert metrics["data"].startswith("935 train / 160 heldout"), "trained on the template-disjoint split"
+    # ... exactly the data this checkout generates: a change of the generator or split needs a retrained adapter.
+    assert metrics["data_sha256"] == text_sha256(jsonl_text(generate(DataSpec())))
     assert "before (base)" in metrics_table(metrics)
 
 
