@@ -175,6 +175,8 @@ def _misspelled(plain: list[wording.Word], lexicon: Lexicon) -> list[str]:
         lower = word.text.lower()
         if lower in CONTRACTIONS or lower in SHORTHAND or len(lower) > 20 or lexicon.known(lower):
             continue
+        if lexicon.articles_word(word.text):
+            continue  # the encyclopedia's own word ("codomain", "Frege"): no cleaner changes it
         if word.text[0].isupper() and lexicon.correct(lower, max_distance=1) is None:
             continue  # a capitalised unknown word at a sentence start is more likely a name than a typo
         found.append(word.text)

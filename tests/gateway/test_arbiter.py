@@ -152,3 +152,10 @@ def test_names_and_question_tags_the_local_cleaner_fixes_run_the_cleaner(
     assert cue in arbiter.assess(prompt, named, CONFIG).cues
     for clean in ("Compare Germany and France in a short table.", "Write a short biography of Ada Lovelace."):
         assert not decide(clean, example, named)["cleaner"].run
+
+
+def test_the_encyclopedias_own_words_are_not_typos(lexicon: Lexicon) -> None:
+    prompt = "Did Frege define the codomain of a function?"
+    assert arbiter.assess(prompt, lexicon, CONFIG).misspelled, "the test needs words the lexicon alone lacks"
+    articles = lexicon.with_names({}, corpus_words=["frege", "codomain"], prose_words=["codomain"])
+    assert arbiter.assess(prompt, articles, CONFIG).misspelled == ()
