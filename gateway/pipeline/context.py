@@ -34,6 +34,7 @@ _MIN_UNDOUBLED = 10_000
 # A mistyped name is fixed only to a word this common, and only for names this long (short ones have many near
 # words: "Jon", "Ann"); set on the training split's names against the Wikipedia summaries' capitalised words.
 _MIN_NAME = 5
+_MIN_SWAPPED = 4  # a 4-letter name only for two letters swapped into a listed name ("Rmoe")
 _SHORT_NAME = 7
 _MIN_NAME_COUNT = 1_000_000
 _DOMINANT_NAME = 100
@@ -143,8 +144,10 @@ def name_fix(lexicon: Lexicon, name: str) -> str | None:
     well-known word ("Istabul" -> "Istanbul"); an unknown name with no such near word, or with rivals none of which
     is far the commonest, is left as typed."""
     lower = name.lower()
-    if len(name) < _MIN_NAME or not _ASCII_NAME.match(name) or lexicon.known(lower) or lower in lexicon.corpus_words:
+    if len(name) < _MIN_SWAPPED or not _ASCII_NAME.match(name) or lexicon.known(lower) or lower in lexicon.corpus_words:
         return None
+    if len(name) < _MIN_NAME:
+        return _swapped_name(lexicon, lower)
     found = lexicon.candidates(lower, 1 if len(name) <= _SHORT_NAME else 2)
     if not found:
         return None
@@ -160,6 +163,16 @@ def name_fix(lexicon: Lexicon, name: str) -> str | None:
     if near[0][1] < _MIN_NAME_COUNT or common_word(lexicon, near[0][0]):
         return None
     return near[0][0].capitalize()
+
+
+def _swapped_name(lexicon: Lexicon, lower: str) -> str | None:
+    """A short name with two letters swapped (not the first: "Rmoe" -> "Rome"), when one listed name has them."""
+    swapped = [
+        term
+        for term, distance, _ in lexicon.candidates(lower, 1)
+        if distance == 1 and slip_rank(lower, term)[0] and lexicon.lower_case_name(term)
+    ]
+    return swapped[0].capitalize() if len(swapped) == 1 else None
 
 
 def common_word(lexicon: Lexicon, word: str) -> bool:

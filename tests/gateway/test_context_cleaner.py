@@ -380,3 +380,11 @@ def test_british_and_american_spellings_that_exist_are_both_kept(lexicon: Lexico
 )
 def test_months_its_own_and_questions_that_end_in_a_number(prompt: str, expected: str, lexicon: Lexicon) -> None:
     assert local_clean(prompt, lexicon).text == expected
+
+
+def test_a_short_name_with_two_letters_swapped_is_fixed_only_into_a_listed_name(lexicon: Lexicon) -> None:
+    assert local_clean("We're visiting Toronto and Rmoe this summer.", lexicon).text == (
+        "We're visiting Toronto and Rome this summer."
+    )
+    assert local_clean("Ask Bboe about it.", lexicon).text == "Ask Bboe about it.", "no listed name"
+    assert local_clean("Is Lmia in Peru?", lexicon).text == "Is Lmia in Peru?", "a swapped first letter is rare"
