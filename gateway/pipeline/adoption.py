@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from difflib import SequenceMatcher
 
-from gateway.pipeline import context, wording
+from gateway.pipeline import context, names, wording
 from gateway.pipeline.lexicon import Lexicon
 from gateway.pipeline.local_cleaner import LocalFix
 from gateway.pipeline.word_guards import plausible_slip
@@ -32,7 +32,12 @@ def adopted(original: str, model: str, local: LocalFix, lexicon: Lexicon) -> str
             aligned += [None] * (i2 - i1)
     fixes = [(old, new) for old, new in filter(None, aligned) if new.lower() != old.text.lower()]
     edits = {old.start: (old, _cased(old.text, new)) for old, new in fixes}  # words the model kept stay as typed
-    edits.update({old.start: (old, new) for old, new in _names(aligned, lexicon)})  # a name's capitals win
+    # A name's capitals win, but not over a listed name's own ("Vincent van Gogh", never "Van"): the local
+    # cleaner writes that one as listed.
+    listed = names.capitalised(original, lexicon)
+    for run in _names(aligned, lexicon):
+        if all(listed[old.start : old.end] == old.text for old, _ in run):
+            edits.update({old.start: (old, new) for old, new in run})
     out = original
     for word, fix in sorted(edits.values(), key=lambda edit: edit[0].start, reverse=True):
         out = out[: word.start] + fix + out[word.end :]
@@ -57,15 +62,16 @@ def _cased(typed: str, fix: str) -> str:
     return lower[0].upper() + lower[1:] if typed[0].isupper() else lower
 
 
-def _names(aligned: list[tuple[wording.Word, str] | None], lexicon: Lexicon) -> list[tuple[wording.Word, str]]:
-    out: list[tuple[wording.Word, str]] = []
+def _names(aligned: list[tuple[wording.Word, str] | None], lexicon: Lexicon) -> list[list[tuple[wording.Word, str]]]:
+    """The runs of words the model capitalised that look like a name, each a list of (typed, as capitalised)."""
+    out: list[list[tuple[wording.Word, str]]] = []
     run: list[tuple[wording.Word, str]] = []
     for pair in [*aligned, None]:
         if pair is not None and _capitalised(*pair):
             run.append((pair[0], pair[1].lower().capitalize()))
             continue
         if len(run) >= 2 and any(not context.common_word(lexicon, new.lower()) for _, new in run):
-            out += run
+            out.append(run)
         run = []
     return out
 

@@ -269,3 +269,15 @@ def test_model_led_rejected_output_falls_back_to_the_local_cleaner(lexicon: Lexi
     merged = merger.merge("what is the captial of frane", "The capital of France is Paris.", None, MODEL_LED, lexicon)
     assert merged.cleaner is not None and not merged.cleaner.accepted
     assert merged.cleaned_prompt == local_clean("what is the captial of frane", lexicon).text
+
+
+def test_a_listed_name_keeps_its_own_capitals_over_the_models(lexicon: Lexicon) -> None:
+    listed = lexicon.with_names({"vincent van gogh": "Vincent van Gogh"})
+    original, output = "write a short biography of vincent van gogh", "Write a short biography of Vincent Van Gogh."
+    assert merger.merge(original, output, None, CONFIG, listed).cleaned_prompt == (
+        "Write a short biography of Vincent van Gogh."
+    )
+    # Not listed: the model's capitals on a name are taken, as before.
+    assert merger.merge(original, output, None, CONFIG, lexicon).cleaned_prompt == (
+        "Write a short biography of Vincent Van Gogh."
+    )
