@@ -227,16 +227,17 @@ def rank_candidates(
         return default
     # Context chooses among the likeliest slips ("frane" is "france", a letter left out, though "of frame" is
     # commoner), and across kinds of slip only by far ("and pront the" is "print", not "pronto").
-    likeliest = slip_rank(word, default) if default else max(slip_rank(word, t) for t in terms)
+    ranks = {t: slip_rank(word, t) for t in terms}
+    likeliest = slip_rank(word, default) if default else max(ranks.values())
     scored = sorted(((fit(lexicon, left, t, right), t) for t in terms), reverse=True)
     # Against the frequency pick, or without one against the best of the likeliest kind ("a hospitle" is "a
     # hospital", though "hospitals" restores a letter).
-    reference = default or next(t for _, t in scored if slip_rank(word, t) == likeliest)
+    reference = default or next(t for _, t in scored if ranks[t] == likeliest)
     top_score, top = scored[0]
-    across = top != reference and slip_rank(word, top) != likeliest
+    across = top != reference and ranks[top] != likeliest
     if across and top_score - fit(lexicon, left, reference, right) >= ACROSS_SLIPS_MARGIN:
         return top
-    scored = [(score, t) for score, t in scored if slip_rank(word, t) == likeliest]
+    scored = [(score, t) for score, t in scored if ranks[t] == likeliest]
     if not scored:  # the frequency pick lies farther than the closest candidates: none of those is its kind
         return default
     top_score, top = scored[0]

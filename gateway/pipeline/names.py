@@ -102,6 +102,7 @@ def capitalised(text: str, lexicon: Lexicon) -> str:
 
 def _longest_name(text: str, found: list[wording.Word], at: int, lexicon: Lexicon) -> int:
     """How many words from `at` form a listed name typed with a lower-case word in it (0: none)."""
+    after_the = at > 0 and found[at - 1].text.lower() == "the" and text[found[at - 1].end : found[at].start] == " "
     for size in range(min(MAX_NAME_WORDS, len(found) - at), 1, -1):
         span = found[at : at + size]
         if any(text[a.end : b.start] != " " for a, b in itertools.pairwise(span)):
@@ -109,7 +110,6 @@ def _longest_name(text: str, found: list[wording.Word], at: int, lexicon: Lexico
         key = " ".join(w.text.lower() for w in span)
         # All in lower case: a name the writer partly capitalised ("ancient Greece") is cased as they meant.
         lowered = all(w.text[0].islower() for w in span)
-        after_the = at > 0 and found[at - 1].text.lower() == "the" and text[found[at - 1].end : span[0].start] == " "
         if key in lexicon.names and lowered and (after_the or key not in lexicon.common_word_names):
             return size
     return 0
