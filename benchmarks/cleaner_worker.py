@@ -15,7 +15,7 @@ from benchmarks.harness import free_port
 from config.cluster import Cluster
 from config.environment import MprEnvironment, process_environ
 from launch.plan import plan_node
-from launch.processes import WorkerProcesses
+from launch.processes import WorkerProcesses, sigterm_unwinds
 
 RANDOM_ADAPTER = "random-cleaner"
 
@@ -67,6 +67,6 @@ def started_worker(
     else:
         bench = with_port(cluster, free_port())
     (plan,) = plan_node(bench, "local", env)
-    with WorkerProcesses([plan], progress=progress) as processes:
+    with sigterm_unwinds(), WorkerProcesses([plan], progress=progress) as processes:
         processes.wait_ready(600.0)
         yield plan.base_url

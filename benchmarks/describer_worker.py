@@ -17,7 +17,7 @@ from benchmarks.harness import free_port
 from config.cluster import Cluster
 from config.environment import MprEnvironment, process_environ
 from launch.plan import plan_node
-from launch.processes import WorkerProcesses
+from launch.processes import WorkerProcesses, sigterm_unwinds
 
 RANDOM_DESCRIBER = "random-describer"
 TRAINED_DESCRIBER = "trained-describer"
@@ -85,6 +85,6 @@ def started_worker(
     """Start the benchmark worker, yield the cluster pointing at it, always stop it."""
     bench = with_adapters(cluster, extra, free_port())
     (plan,) = plan_node(bench, "local", env)
-    with WorkerProcesses([plan], progress=progress) as processes:
+    with sigterm_unwinds(), WorkerProcesses([plan], progress=progress) as processes:
         processes.wait_ready(600.0)
         yield bench

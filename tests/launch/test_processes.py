@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -60,3 +63,33 @@ def test_missing_adapter_is_reported(tmp_path: Path) -> None:
         pytest.raises(WorkerStartError, match="adapter 'a2' not listed"),
     ):
         workers.wait_ready(30)
+
+
+_TERMINATED_PARENT = """
+import signal, sys
+from pathlib import Path
+from adapters.progress import Progress
+from launch.processes import WorkerProcesses, sigterm_unwinds
+from tests.launch.test_processes import fake_plan
+with sigterm_unwinds(), WorkerProcesses([fake_plan(Path(sys.argv[1]))], inherited_env={}, progress=Progress()) as w:
+    w.wait_ready(30)
+    print(w.pid("w1"), flush=True)
+    signal.pause()
+"""
+
+
+def test_a_parent_stopped_by_sigterm_stops_its_servers(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parents[2]
+    parent = subprocess.Popen(
+        [sys.executable, "-c", _TERMINATED_PARENT, str(tmp_path)], cwd=root, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert parent.stdout is not None
+        server = int(parent.stdout.readline())
+        parent.send_signal(signal.SIGTERM)
+        assert parent.wait(timeout=60) == 128 + signal.SIGTERM
+        with pytest.raises(ProcessLookupError):
+            os.kill(server, 0)  # stopped and reaped by the parent on its way out
+    finally:
+        parent.kill()
+        parent.wait()
