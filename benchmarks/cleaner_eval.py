@@ -27,7 +27,17 @@ import openai
 
 from adapters.cleaner_data import DataSpec, generate
 from adapters.progress import Progress
-from benchmarks.cleaner_scoring import BLIND_SET, FRESH_SET, EvalItem, Tally, from_examples, load_everyday, table, tally
+from benchmarks.cleaner_scoring import (
+    BLIND2_SET,
+    BLIND_SET,
+    FRESH_SET,
+    EvalItem,
+    Tally,
+    from_examples,
+    load_everyday,
+    table,
+    tally,
+)
 from benchmarks.cleaner_worker import RANDOM_ADAPTER, started_worker
 from config.cluster import Cluster, MergerConfig
 from config.environment import MprEnvironment
@@ -169,6 +179,7 @@ def eval_sets(limit: int) -> dict[str, list[EvalItem]]:
         "everyday (hand-written)": load_everyday(),
         "fresh (written after the code)": load_everyday(FRESH_SET),
         "blind (written without the code)": load_everyday(BLIND_SET),
+        "second blind (written without the code)": load_everyday(BLIND2_SET),
     }
     return {name: items[:limit] if limit else items for name, items in sets.items()}
 

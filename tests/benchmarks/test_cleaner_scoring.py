@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from adapters.cleaner_data import DataSpec, generate
-from benchmarks.cleaner_scoring import EVERYDAY_KINDS, EvalItem, load_everyday, table, tally
+from benchmarks.cleaner_scoring import (
+    BLIND2_SET,
+    BLIND_SET,
+    EVERYDAY_KINDS,
+    EVERYDAY_SET,
+    FRESH_SET,
+    EvalItem,
+    load_everyday,
+    table,
+    tally,
+)
 from config.cluster import SpellingConfig
 from gateway.pipeline.lexicon import Lexicon
 
@@ -47,13 +59,22 @@ def test_perfect_outputs_have_no_failures(lexicon: Lexicon) -> None:
     assert result.fixed == result.to_fix and result.changed == 0 and not result.failures
 
 
-def test_the_everyday_set_is_independent_of_the_generator() -> None:
-    items = load_everyday()
-    assert len(items) >= 120
+@pytest.mark.parametrize("path", [EVERYDAY_SET, FRESH_SET, BLIND_SET, BLIND2_SET], ids=lambda p: p.stem)
+def test_each_hand_written_set_is_independent_of_the_generator(path: Path) -> None:
+    items = load_everyday(path)
+    assert len(items) >= 40
     kinds = {k: [i for i in items if i.kind == k] for k in EVERYDAY_KINDS}
-    assert all(len(group) >= 20 for group in kinds.values())
+    assert all(len(group) >= 6 for group in kinds.values())
     assert all(i.to_fix for i in kinds["noisy"] + kinds["realword"])
     assert not any(i.to_fix for i in kinds["clean"])
     assert len({i.id for i in items}) == len(items)
     generated = {e.clean for e in generate(DataSpec())} | {e.noisy for e in generate(DataSpec())}
     assert not generated & ({i.prompt for i in items} | {i.reference for i in items})
+
+
+def test_no_prompt_is_in_two_hand_written_sets() -> None:
+    seen: dict[str, str] = {}
+    for path in (EVERYDAY_SET, FRESH_SET, BLIND_SET, BLIND2_SET):
+        for item in load_everyday(path):
+            assert item.prompt not in seen, f"{item.id} repeats {seen[item.prompt]}"
+            seen[item.prompt] = item.id
