@@ -60,7 +60,7 @@ SHORTHAND: Mapping[str, str] = MappingProxyType(
     }
 )
 _URL = re.compile(r"(?:https?://|www\.)\S+")
-_REPEATED_PUNCT = re.compile(r"([!?,])\1+|\.{4,}|\s+[,.;:!?](?!\S)")
+_REPEATED_PUNCT = re.compile(r"([!?,])\1+|\.{4,}|(?<!\.)\.\.(?![.\w/])|\s+[,.;:!?](?!\S)")
 _ARITHMETIC = re.compile(
     r"^[\s\d+\-*/^().=x×÷%,?]*$|^\s*(what is|what's|calculate|compute|solve|evaluate)\s+[\d\s+\-*/^().x×÷%=a-z]*"
     r"[\d][\d\s+\-*/^().x×÷%=]*\??\s*$",

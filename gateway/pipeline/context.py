@@ -114,7 +114,7 @@ def slip_fix(lexicon: Lexicon, left: str | None, word: str, right: str | None) -
     floor = _SLIP_RATIO * lexicon.count(word)
     best: tuple[float, str] | None = None
     for term, count in lexicon.neighbours(word):
-        if count < floor or term[0] != word[0] or _same_word(word, term):
+        if count < floor or term[0] != word[0] or _same_word(word, term) or not _likely_slip(word, term):
             continue
         if not _new_evidence(lexicon, left, word, term, right):
             continue
@@ -122,6 +122,13 @@ def slip_fix(lexicon: Lexicon, left: str | None, word: str, right: str | None) -
         if gain >= SLIP_MARGIN and (best is None or gain > best[0]):
             best = (gain, term)
     return best[1] if best else None
+
+
+def _likely_slip(word: str, term: str) -> bool:
+    """A real word is taken for a slip only of a kind people make: letters swapped, one left out or doubled, a
+    neighbouring key ("reheat" is no slip of "repeat": h is far from p)."""
+    transposed, kind = slip_rank(word, term)
+    return transposed or kind >= 1
 
 
 def _same_word(word: str, term: str) -> bool:

@@ -122,6 +122,7 @@ def _fix_words(text: str, lexicon: Lexicon) -> tuple[str, list[tuple[str, str]]]
     math = bool(_MATH.search(text))
     phrases = _phrases(text)
     found = wording.words(text)
+    present = {word.text.lower() for word in found}
     fixed: list[tuple[str, str]] = []
     pieces: list[str] = []
     cursor = 0
@@ -131,9 +132,11 @@ def _fix_words(text: str, lexicon: Lexicon) -> tuple[str, list[tuple[str, str]]]
         if names.particle_in_name(found, index) or _unit(text, word):
             replacement = None
         elif word.kind == "name":
-            replacement = context.name_fix(lexicon, word.text)
+            replacement = _pronoun_contraction(word.text) or context.name_fix(lexicon, word.text)
         else:
             replacement = None if word.protected else _replacement(word, around, phrases.get(word.start), lexicon, math)
+        if replacement is not None and _contrasted(word.text, replacement, present, lexicon):
+            replacement = None
         previous = (replacement or word.text).lower().split()[-1]
         if replacement is None or replacement == word.text:
             continue
@@ -144,6 +147,18 @@ def _fix_words(text: str, lexicon: Lexicon) -> tuple[str, list[tuple[str, str]]]
             fixed.append((word.text, replacement))
     pieces.append(text[cursor:])
     return "".join(pieces), fixed
+
+
+def _contrasted(typed: str, replacement: str, present: set[str], lexicon: Lexicon) -> bool:
+    """A real word whose replacement the prompt also has is meant: "the difference between affect and effect"."""
+    lower = replacement.lower()
+    return lower != typed.lower() and lower in present and lexicon.known(typed.lower())
+
+
+def _pronoun_contraction(text: str) -> str | None:
+    """ "Im", "Ive" inside a sentence look like names (the pronoun keeps its capital) but lost an apostrophe."""
+    contraction = CONTRACTIONS.get(text.lower())
+    return contraction if contraction is not None and contraction.startswith("I'") else None
 
 
 def _unit(text: str, word: wording.Word) -> bool:
@@ -165,13 +180,27 @@ def _fix_sentence_starts(text: str) -> str:
     return "".join(out)
 
 
+# Spacing and punctuation slips, each fixed only outside code, quotes and kept text (where they may be meant).
+_SPACING_FIXES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"(?<=\S)[ \t]{2,}(?=\S)"), " "),
+    (re.compile(r"[ \t]+([,.;:!?])(?=\s|$)"), r"\1"),
+    (re.compile(r"([!?])\1+"), r"\1"),
+    (re.compile(r",{2,}"), ","),
+    (re.compile(r"(?<!\.)\.\.(?![.\w/])"), "."),  # "next week.." ends once; "...", "1..5" and "../" stay
+)
+
+
 def _fix_spacing_and_punctuation(text: str) -> str:
-    if wording.protected_spans(text):
-        return text  # spacing inside code or quotes is meaningful; leave the prompt's layout alone
-    text = re.sub(r"(?<=\S)[ \t]{2,}(?=\S)", " ", text)
-    text = re.sub(r"[ \t]+([,.;:!?])(?=\s|$)", r"\1", text)
-    text = re.sub(r"([!?])\1+", r"\1", text)
-    return re.sub(r",{2,}", ",", text)
+    for pattern, replacement in _SPACING_FIXES:
+        spans = wording.protected_spans(text)
+
+        def fixed(match: re.Match[str], spans: list[tuple[int, int]] = spans, replacement: str = replacement) -> str:
+            if any(start < match.end() and match.start() < end for start, end in spans):
+                return match.group()
+            return match.expand(replacement)
+
+        text = pattern.sub(fixed, text)
+    return text
 
 
 def _ends_in_prose(text: str) -> bool:

@@ -66,6 +66,7 @@ def test_clean_prompts_skip_the_cleaner(prompt: str, example: Cluster, lexicon: 
         ("Can i ask about Rome?", "lower-case 'i'"),
         ("Tell me about Paris  and Lyon.", "doubled spaces"),
         ("Wow, that is amazing!!!", "repeated punctuation"),
+        ("Write a note for my grandma who turns 90 next week..", "repeated punctuation"),
         ("Can u explain black holes?", "chat shorthand"),
     ],
 )

@@ -337,8 +337,8 @@ def test_the_articles_words_are_spellings_of_their_own_as_the_articles_write_the
 
 
 def test_a_rare_word_the_articles_use_is_never_taken_for_a_slip(lexicon: Lexicon) -> None:
-    articles = lexicon.with_names({}, prose_words=["hilt", "alloyed"])
-    for prompt in ("The blade is attached to a hilt and can be curved.", "Why are metals alloyed to improve them?"):
+    articles = lexicon.with_names({}, prose_words=["tine"])
+    for prompt in ("We need a tine to fix the rake.",):
         assert local_clean(prompt, lexicon).text != prompt, "the test needs rare words the bigrams take for slips"
         assert local_clean(prompt, articles).text == prompt
 
@@ -388,3 +388,40 @@ def test_a_short_name_with_two_letters_swapped_is_fixed_only_into_a_listed_name(
     )
     assert local_clean("Ask Bboe about it.", lexicon).text == "Ask Bboe about it.", "no listed name"
     assert local_clean("Is Lmia in Peru?", lexicon).text == "Is Lmia in Peru?", "a swapped first letter is rare"
+
+
+@pytest.mark.parametrize(
+    ("prompt", "expected"),
+    [
+        ("Is it normal for a cat to sleep 16 hours a day??", "Is it normal for a cat to sleep 16 hours a day?"),
+        ("Write a note for my grandma who turns 90 next week..", "Write a note for my grandma who turns 90 next week."),
+        ("I have 2  cats and a dog.", "I have 2 cats and a dog."),
+        ("Is 1..5 a range in ../docs? Wait...", "Is 1..5 a range in ../docs? Wait..."),  # a range, a path, ellipsis
+        ("Why is `a  b` different from `a b`??", "Why is `a  b` different from `a b`?"),  # spacing in code kept
+    ],
+)
+def test_doubled_marks_and_spaces_are_fixed_outside_numbers_and_code(
+    prompt: str, expected: str, lexicon: Lexicon
+) -> None:
+    assert local_clean(prompt, lexicon).text == expected
+
+
+def test_im_inside_a_sentence_is_a_contraction_not_a_name(lexicon: Lexicon) -> None:
+    assert local_clean("explain the offside rule like Im five", lexicon).text == (
+        "Explain the offside rule like I'm five."
+    )
+
+
+def test_a_real_word_is_not_replaced_by_a_word_the_prompt_contrasts_it_with(lexicon: Lexicon) -> None:
+    assert local_clean("Can you explain the difference between affect and effect?", lexicon).text == (
+        "Can you explain the difference between affect and effect?"
+    )
+    assert local_clean("What is the affect of caffeine on sleep?", lexicon).text == (
+        "What is the effect of caffeine on sleep?"
+    ), "alone it is still the confusion"
+
+
+def test_a_rare_real_word_is_no_slip_of_a_word_a_far_key_away(lexicon: Lexicon) -> None:
+    prompt = "Can I freeze cooked rice and reheat it later?"
+    assert local_clean(prompt, lexicon).text == prompt  # "repeat": p and h are far apart
+    assert context.slip_fix(lexicon, "and", "reheat", "it") is None
