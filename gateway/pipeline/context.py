@@ -11,9 +11,14 @@ from gateway.pipeline.lexicon import Lexicon, slip_rank, spelling_variants
 # fraction of the neighbour's own share (a back-off to the unigram), capped by that bound.
 _LISTED_MIN = 6_000_000
 _BACKOFF = 0.1
-# A real word is replaced only when the alternative fits its neighbours this many times better (e^4 ~ 55); the
+# A real word is replaced only when the alternative, listed beside each neighbour, fits them this many times better
+# (e^4 ~ 55); the
 # largest gain seen on correct text (the generator's training prompts, the quality set) is about e^2.
 REAL_WORD_MARGIN = 4.0
+# ... or this many (e^10 ~ 22,000) when the alternative is listed beside one neighbour only: "smarter then parrots"
+# is "than" (+11.8), "ate two much" is "too" (+10.9), "feel loose after" is not "loss" (+9.0: "loss after" is
+# common, "feel loss" unlisted).
+ONE_SIDED_MARGIN = 10.0
 # A misspelling's context pick overrides the frequency pick only when it fits this many times better (e^2.3 ~ 10).
 CANDIDATE_MARGIN = 2.3
 # Any other real word is taken for a slip of a word one edit away only when it is rare (too rare to be a correction
@@ -95,9 +100,13 @@ def real_word_fix(lexicon: Lexicon, left: str | None, word: str, right: str | No
         return None
     mine = fit(lexicon, left, word, right)
     best, score = max(((other, fit(lexicon, left, other, right)) for other in others), key=lambda pair: pair[1])
-    if score - mine < REAL_WORD_MARGIN:
-        return None
-    return best
+    margin = REAL_WORD_MARGIN if _listed_beside(lexicon, left, best, right) else ONE_SIDED_MARGIN
+    return best if score - mine >= margin else None
+
+
+def _listed_beside(lexicon: Lexicon, left: str | None, word: str, right: str | None) -> bool:
+    """Whether `word` is listed beside each neighbour it has."""
+    return (left is None or lexicon.pair(left, word) > 0) and (right is None or lexicon.pair(word, right) > 0)
 
 
 def slip_fix(lexicon: Lexicon, left: str | None, word: str, right: str | None) -> str | None:

@@ -425,3 +425,9 @@ def test_a_rare_real_word_is_no_slip_of_a_word_a_far_key_away(lexicon: Lexicon) 
     prompt = "Can I freeze cooked rice and reheat it later?"
     assert local_clean(prompt, lexicon).text == prompt  # "repeat": p and h are far apart
     assert context.slip_fix(lexicon, "and", "reheat", "it") is None
+
+
+def test_a_confusion_listed_beside_one_neighbour_only_needs_far_more_evidence(lexicon: Lexicon) -> None:
+    prompt = "My jeans feel loose after washing; is that normal or did they stretch?"
+    assert local_clean(prompt, lexicon).text == prompt  # "loss after" is common, "feel loss" is not listed
+    assert local_clean("Are crows smarter then parrots?", lexicon).text == "Are crows smarter than parrots?"
