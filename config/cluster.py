@@ -262,6 +262,10 @@ class OpenAITargetConfig(StrictModel):
     # host (as the openai client would); `direct: true` ignores those variables.
     proxy: AnyHttpUrl | None = None
     direct: bool = False
+    # Request fields this target must never receive: the gateway answers 400 instead of passing them on. vLLM 0.32
+    # with --enable-lora dies on `prompt_logprobs` (the LoRA logits layer gets the prompt's tokens with the batch's
+    # indices: vllm#16668, vllm#29955), so one client could stop a worker that serves every stage.
+    refused_fields: tuple[str, ...] = ()
 
 
 class LitellmTargetConfig(StrictModel):
@@ -273,6 +277,7 @@ class LitellmTargetConfig(StrictModel):
     api_key_env: str | None = None
     api_key: SecretStr | None = None
     timeout_s: float = Field(120.0, gt=0.0, le=3600.0)
+    refused_fields: tuple[str, ...] = ()  # as for an OpenAI target
 
 
 TargetConfig = Annotated[OpenAITargetConfig | LitellmTargetConfig, Field(discriminator="kind")]

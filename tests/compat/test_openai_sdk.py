@@ -289,6 +289,21 @@ def test_a_lone_surrogate_for_a_target_is_a_400_not_a_502(
     assert answer.count() == 0, "the target was never called"
 
 
+def test_a_field_the_target_refuses_is_a_400_and_never_reaches_it(
+    gateway: ServedGateway, answer: FakeVllmServer
+) -> None:
+    client = sdk(gateway)
+    before = answer.count()
+    messages: Any = [{"role": "user", "content": "what is teh capital of France"}]
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(model="answer", messages=messages, extra_body={"prompt_logprobs": 1})
+    error = caught.value.body
+    assert isinstance(error, dict) and error["param"] == "prompt_logprobs" and error["code"] == "unsupported_parameter"
+    assert answer.count() == before, "the target was never called"
+    allowed = client.chat.completions.create(model="answer", messages=messages, extra_body={"prompt_logprobs": None})
+    assert allowed.choices[0].message.content, "an explicit null is no request for it"
+
+
 def test_the_request_deadline_bounds_a_relayed_answer(gateway: ServedGateway, answer: FakeVllmServer) -> None:
     """The target's own timeout is 10 s; the request's deadline (300 ms) ends the call, retries included."""
     answer.set_default(Behaviour(gate="never"))

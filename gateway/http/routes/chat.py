@@ -42,6 +42,7 @@ async def _chat_completions(body: ChatBody, request: Request) -> JSONResponse | 
     if body.stream_options is not None and not body.stream:
         raise InvalidRequest("stream_options is only allowed when stream is true.", param="stream_options")
     if body.model in state.targets:
+        refuse_fields(body, state.cluster.targets[body.model].refused_fields)
         return await answer_with_target(state, body, request, request_id)
     if body.model != state.cluster.gateway.refine_model:
         known = ", ".join([state.cluster.gateway.refine_model, *state.targets.names])
@@ -58,6 +59,15 @@ async def _chat_completions(body: ChatBody, request: Request) -> JSONResponse | 
         chunks = completion_chunks(completion_id, body.model, created, n, refinement, body.include_usage)
         return sse_response(sse_from_chunks(chunks), headers)
     return JSONResponse(completion_body(completion_id, body.model, created, n, refinement), headers=headers)
+
+
+def refuse_fields(body: ChatBody, refused: tuple[str, ...]) -> None:
+    """A 400 for a field the target's configuration refuses (before any refinement runs)."""
+    sent = body.model_dump(exclude_unset=True)
+    for name in refused:
+        if sent.get(name) is not None:
+            message = f"The model '{body.model}' does not accept '{name}' on this gateway."
+            raise InvalidRequest(message, param=name, code="unsupported_parameter")
 
 
 async def refine_for_target(
