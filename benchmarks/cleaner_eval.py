@@ -29,6 +29,7 @@ from adapters.cleaner_data import DataSpec, generate
 from adapters.progress import Progress
 from benchmarks.cleaner_scoring import (
     BLIND2_SET,
+    BLIND3_SET,
     BLIND_SET,
     FRESH_SET,
     EvalItem,
@@ -180,6 +181,7 @@ def eval_sets(limit: int) -> dict[str, list[EvalItem]]:
         "fresh (written after the code)": load_everyday(FRESH_SET),
         "blind (written without the code)": load_everyday(BLIND_SET),
         "second blind (written without the code)": load_everyday(BLIND2_SET),
+        "third blind (written without the code)": load_everyday(BLIND3_SET),
     }
     return {name: items[:limit] if limit else items for name, items in sets.items()}
 

@@ -17,6 +17,7 @@ EVERYDAY_SET = Path(__file__).resolve().parent / "data" / "cleaner_everyday.json
 FRESH_SET = EVERYDAY_SET.with_name("cleaner_fresh.jsonl")  # same format, written once the code was frozen
 BLIND_SET = EVERYDAY_SET.with_name("cleaner_blind.jsonl")  # same format, by a writer who never saw the cleaner
 BLIND2_SET = EVERYDAY_SET.with_name("cleaner_blind2.jsonl")  # the same again, written once the blind set was read
+BLIND3_SET = EVERYDAY_SET.with_name("cleaner_blind3.jsonl")  # and again, scored once, after this session's code
 EVERYDAY_KINDS = ("noisy", "clean", "realword", "keep")
 
 

@@ -9,6 +9,7 @@ import pytest
 from adapters.cleaner_data import DataSpec, generate
 from benchmarks.cleaner_scoring import (
     BLIND2_SET,
+    BLIND3_SET,
     BLIND_SET,
     EVERYDAY_KINDS,
     EVERYDAY_SET,
@@ -59,7 +60,7 @@ def test_perfect_outputs_have_no_failures(lexicon: Lexicon) -> None:
     assert result.fixed == result.to_fix and result.changed == 0 and not result.failures
 
 
-@pytest.mark.parametrize("path", [EVERYDAY_SET, FRESH_SET, BLIND_SET, BLIND2_SET], ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", [EVERYDAY_SET, FRESH_SET, BLIND_SET, BLIND2_SET, BLIND3_SET], ids=lambda p: p.stem)
 def test_each_hand_written_set_is_independent_of_the_generator(path: Path) -> None:
     items = load_everyday(path)
     assert len(items) >= 40
@@ -74,7 +75,7 @@ def test_each_hand_written_set_is_independent_of_the_generator(path: Path) -> No
 
 def test_no_prompt_is_in_two_hand_written_sets() -> None:
     seen: dict[str, str] = {}
-    for path in (EVERYDAY_SET, FRESH_SET, BLIND_SET, BLIND2_SET):
+    for path in (EVERYDAY_SET, FRESH_SET, BLIND_SET, BLIND2_SET, BLIND3_SET):
         for item in load_everyday(path):
             assert item.prompt not in seen, f"{item.id} repeats {seen[item.prompt]}"
             seen[item.prompt] = item.id
