@@ -169,6 +169,11 @@ def name_fix(lexicon: Lexicon, name: str) -> str | None:
         return None
     closest = min(distance for _, distance, _ in found)
     near = [(term, count) for term, distance, count in found if distance == closest and term[0] == lower[0]]
+    # A capitalised word inside a sentence is a name: the one listed name a slip away is meant, whatever the common
+    # words beside it ("Beijng" is "Beijing", not "being"; "Pague" is "Prague", not "page").
+    listed = [term for term, _ in near if lexicon.lower_case_name(term)]
+    if len(listed) == 1:
+        return listed[0].capitalize()
     # A name with a letter more or less at its end is a name of its own ("Abrahamic", "Eugen", "Nikola").
     if any(term.startswith(lower) or lower.startswith(term) for term, _ in near):
         return None

@@ -431,3 +431,13 @@ def test_a_confusion_listed_beside_one_neighbour_only_needs_far_more_evidence(le
     prompt = "My jeans feel loose after washing; is that normal or did they stretch?"
     assert local_clean(prompt, lexicon).text == prompt  # "loss after" is common, "feel loss" is not listed
     assert local_clean("Are crows smarter then parrots?", lexicon).text == "Are crows smarter than parrots?"
+
+
+@pytest.mark.parametrize(
+    ("typed", "name"), [("Beijng", "Beijing"), ("Pague", "Prague"), ("Swedne", "Sweden"), ("Itlay", "Italy")]
+)
+def test_a_capitalised_slip_is_the_one_listed_name_near_it_not_a_common_word(
+    typed: str, name: str, lexicon: Lexicon
+) -> None:
+    assert context.name_fix(lexicon, typed) == name  # "being", "page", "swede", "inlay" are nearer or commoner
+    assert local_clean(f"Is {typed} bigger than Cairo?", lexicon).text == f"Is {name} bigger than Cairo?"
