@@ -332,6 +332,11 @@ _PHRASES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(?:^|[.!?]\s+)(whose)\s+(?:going|coming|been|got|ready)\b"), "who's"),
     # "were" straight before a verb that needs a subject of its own ("were is Rome", "and were do they") is "where".
     (re.compile(r"(?:^|[.!?]\s+|\b(?:and|but|or|so)\s+)(were)\s+(?:is|are|was|do|does|did|can|could)\b"), "where"),
+    # A country whose name is also a word ("china", "turkey"), where a place goes: "in turkey", "the capital of china".
+    *(
+        (re.compile(rf"\b(?:in|to|from|visit|visiting|visited|across|around|capital\s+of)\s+({country})\b"), name)
+        for country, name in (("china", "China"), ("turkey", "Turkey"), ("jordan", "Jordan"), ("chad", "Chad"))
+    ),
     # "Id" is a word of its own ("the id"), but not before "like" as a sentence's subject: "I'd" lost its apostrophe.
     (re.compile(r"(?:^|[.!?]\s+|\b(?:and|but|so)\s+)(id)\s+(?:like|love|rather|prefer|appreciate)\b"), "I'd"),
 )

@@ -441,3 +441,12 @@ def test_a_capitalised_slip_is_the_one_listed_name_near_it_not_a_common_word(
 ) -> None:
     assert context.name_fix(lexicon, typed) == name  # "being", "page", "swede", "inlay" are nearer or commoner
     assert local_clean(f"Is {typed} bigger than Cairo?", lexicon).text == f"Is {name} bigger than Cairo?"
+
+
+def test_a_country_whose_name_is_a_word_is_capitalised_where_a_place_goes(lexicon: Lexicon) -> None:
+    assert local_clean("which language do people speak in turkey", lexicon).text == (
+        "Which language do people speak in Turkey?"
+    )
+    assert local_clean("What is the capital of china?", lexicon).text == "What is the capital of China?"
+    kept = "How long do I roast a turkey with fine china on the table?"
+    assert local_clean(kept, lexicon).text == kept
