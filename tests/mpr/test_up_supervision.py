@@ -102,6 +102,8 @@ def test_mpr_up_restarts_a_killed_worker_and_counts_it(tmp_path: Path) -> None:
 
         wait_for("restarted", restarted, process, log)
         wait_for("ready again", lambda: httpx.get(url + "/ready").status_code == 200, process, log)
+        # The gateway's probe may see it ready before the supervisor's next look confirms it: wait for that line.
+        wait_for("confirmed", lambda: f"{WORKER}: healthy again" in log.read_text(errors="replace"), process, log)
         body = httpx.post(url + "/refine", json={"prompt": "what is the captial of frane"}, timeout=30).json()
         assert body["stages"]["cleaner"]["worker"] == WORKER
         assert body["stages"]["cleaner"]["status"] in ("ok", "rejected")
