@@ -119,7 +119,7 @@ def _phrases(text: str) -> dict[int, str]:
 
 
 def _fix_words(text: str, lexicon: Lexicon) -> tuple[str, list[tuple[str, str]]]:
-    math = bool(_MATH.search(text))
+    math = bool(_MATH.search(wording.without_backticked(text)))  # "x+1" inside `code` makes no "plz" a variable
     phrases = _phrases(text)
     found = wording.words(text)
     present = {word.text.lower() for word in found}
@@ -227,9 +227,9 @@ def _final_punctuation(text: str) -> str:
 
 def local_clean(prompt: str, lexicon: Lexicon) -> LocalFix:
     """Fix what is safe to fix without a model; prompts that are mostly code come back unchanged."""
-    # Mostly code: its prose may be identifiers. Long quoted or kept text is protected on its own, so the
-    # instruction around it is still cleaned ("keep my spelling: Teh quick brown fox ...").
-    if wording.protected_share(prompt, wording.code_spans(prompt)) > _MAX_CODE_SHARE:
+    # Mostly loose code: its prose may be identifiers. Backticked code, long quoted or kept text are protected on
+    # their own, so the instruction around them is still cleaned ("keep my spelling: Teh quick brown fox ...").
+    if wording.protected_share(prompt, wording.loose_code_spans(prompt)) > _MAX_CODE_SHARE:
         return LocalFix(prompt, (), False)
     # Names before the words (so "da" in "leonardo da vinci" is seen inside a name, and "chrie" in "marie chrie"
     # is taken for "Curie", not "chris") and after (a name whose misspelt word was just fixed: "william shakespere").

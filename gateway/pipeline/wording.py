@@ -75,6 +75,18 @@ def code_spans(text: str) -> list[tuple[int, int]]:
     return _merged(_code_spans(text))
 
 
+def loose_code_spans(text: str) -> list[tuple[int, int]]:
+    """The code spans outside backticks (identifiers, paths, calls in running text): backticked code is fenced off
+    from the prose around it, so only loose code makes a prompt too much code to clean."""
+    fenced = [(m.start(), m.end()) for m in _CODE_REGIONS.finditer(text)]
+    return [span for span in code_spans(text) if not any(s <= span[0] and span[1] <= e for s, e in fenced)]
+
+
+def without_backticked(text: str) -> str:
+    """`text` with its backticked code blanked out (same length): what the prose around the code says."""
+    return _CODE_REGIONS.sub(lambda match: " " * len(match.group()), text)
+
+
 def _code_spans(text: str) -> list[tuple[int, int]]:
     spans = [(m.start(), m.end()) for m in _CODE_REGIONS.finditer(text)]
     for chunk in _CHUNK.finditer(text):

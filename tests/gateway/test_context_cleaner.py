@@ -300,7 +300,11 @@ def test_the_instruction_around_long_kept_text_is_still_cleaned(lexicon: Lexicon
     prompt = "keep my spelling: Thsi is how I rite my notes evry single day"
     assert local_clean(prompt, lexicon).text == "Keep my spelling: Thsi is how I rite my notes evry single day"
     code = "fix this: `def f(x): return x+1` and `def g(y): return y*2` plz"
-    assert local_clean(code, lexicon).text == code, "mostly code: left as typed"
+    assert local_clean(code, lexicon).text == ("Fix this: `def f(x): return x+1` and `def g(y): return y*2` please."), (
+        "backticked code is fenced off: the instruction around it is cleaned, and its '+' makes no maths of 'plz'"
+    )
+    loose = "def f(x): return x+1 if x>0 else teh_value"
+    assert local_clean(loose, lexicon).text == loose, "mostly loose code: left as typed"
 
 
 def test_no_mark_goes_after_kept_text_that_ends_the_prompt_in_quotes(lexicon: Lexicon) -> None:
@@ -450,3 +454,11 @@ def test_a_country_whose_name_is_a_word_is_capitalised_where_a_place_goes(lexico
     assert local_clean("What is the capital of china?", lexicon).text == "What is the capital of China?"
     kept = "How long do I roast a turkey with fine china on the table?"
     assert local_clean(kept, lexicon).text == kept
+
+
+def test_the_prose_between_backticked_code_is_cleaned(lexicon: Lexicon) -> None:
+    prompt = "Does `sorted(set(items))` run diffrently from `list(dict.fromkeys(items))`?"  # over half code
+    assert (
+        local_clean(prompt, lexicon).text
+        == "Does `sorted(set(items))` run differently from `list(dict.fromkeys(items))`?"
+    )
