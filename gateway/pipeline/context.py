@@ -173,7 +173,7 @@ def name_fix(lexicon: Lexicon, name: str) -> str | None:
     # words beside it ("Beijng" is "Beijing", not "being"; "Pague" is "Prague", not "page").
     listed = [term for term, _ in near if lexicon.lower_case_name(term)]
     if len(listed) == 1:
-        return listed[0].capitalize()
+        return lexicon.as_name(listed[0])
     # A name with a letter more or less at its end is a name of its own ("Abrahamic", "Eugen", "Nikola").
     if any(term.startswith(lower) or lower.startswith(term) for term, _ in near):
         return None
@@ -193,7 +193,7 @@ def _swapped_name(lexicon: Lexicon, lower: str) -> str | None:
         for term, distance, _ in lexicon.candidates(lower, 1)
         if distance == 1 and slip_rank(lower, term)[0] and lexicon.lower_case_name(term)
     ]
-    return swapped[0].capitalize() if len(swapped) == 1 else None
+    return lexicon.as_name(swapped[0]) if len(swapped) == 1 else None
 
 
 def common_word(lexicon: Lexicon, word: str) -> bool:
@@ -336,6 +336,11 @@ _PHRASES: tuple[tuple[re.Pattern[str], str], ...] = (
     *(
         (re.compile(rf"\b(?:in|to|from|visit|visiting|visited|across|around|capital\s+of)\s+({country})\b"), name)
         for country, name in (("china", "China"), ("turkey", "Turkey"), ("jordan", "Jordan"), ("chad", "Chad"))
+    ),
+    # "a weeks trip": after "a", a time word's plural before another word is its possessive ("a week's trip").
+    *(
+        (re.compile(rf"\b(?:a|one)\s+({unit}s)\s+(?=[a-z])"), f"{unit}'s")
+        for unit in ("hour", "day", "night", "week", "month", "year")
     ),
     # "Id" is a word of its own ("the id"), but not before "like" as a sentence's subject: "I'd" lost its apostrophe.
     (re.compile(r"(?:^|[.!?]\s+|\b(?:and|but|so)\s+)(id)\s+(?:like|love|rather|prefer|appreciate)\b"), "I'd"),

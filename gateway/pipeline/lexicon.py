@@ -44,6 +44,9 @@ PROPER_NOUNS = frozenset(
     indian african european asian christmas easter google youtube facebook wikipedia""".split()
 )
 
+# A listed name whose capitals are not just its first letter.
+_WRITTEN = {"youtube": "YouTube"}
+
 _VARIANTS = (("er", "re"), ("re", "er"), ("or", "our"), ("our", "or"), ("ize", "ise"), ("ise", "ize"))
 _CONSONANT_RE = (("er", "re"), ("re", "er"))
 
@@ -225,6 +228,11 @@ class Lexicon:
     def lower_case_name(self, word: str) -> bool:
         """Whether a word as typed is a name in lower case that the cleaner capitalises ("paris", "kyoto")."""
         return word in PROPER_NOUNS or word in self.single_names
+
+    def as_name(self, word: str) -> str:
+        """A listed name (see `lower_case_name`) as it is written: "Paris", "YouTube"."""
+        lower = word.lower()
+        return _WRITTEN.get(lower, lower.capitalize())
 
     def known(self, word: str) -> bool:
         """Whether a word (any case) is an English word, including plain contractions like "don't"."""

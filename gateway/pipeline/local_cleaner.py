@@ -94,10 +94,10 @@ def _replacement(
     if phrase is not None:
         return _match_case(word.text, phrase)
     if lexicon.lower_case_name(word.text):
-        return word.text.capitalize()
+        return lexicon.as_name(word.text)
     fixed = _spelling_fix(lower, word, around, lexicon)
     if fixed is not None and lexicon.lower_case_name(fixed):
-        return fixed.capitalize()
+        return lexicon.as_name(fixed)
     return _match_case(word.text, fixed) if fixed else None
 
 

@@ -462,3 +462,21 @@ def test_the_prose_between_backticked_code_is_cleaned(lexicon: Lexicon) -> None:
         local_clean(prompt, lexicon).text
         == "Does `sorted(set(items))` run differently from `list(dict.fromkeys(items))`?"
     )
+
+
+@pytest.mark.parametrize(
+    ("prompt", "expected"),
+    [
+        ("What should I pack for a weeks trip to Iceland?", "What should I pack for a week's trip to Iceland?"),
+        ("one days notice is enough", "One day's notice is enough."),
+        ("We stayed for weeks in Rome.", "We stayed for weeks in Rome."),  # no "a": a plural
+        ("It was a weeks-long trip.", "It was a weeks-long trip."),
+    ],
+)
+def test_a_time_words_possessive_after_a_gets_its_apostrophe(prompt: str, expected: str, lexicon: Lexicon) -> None:
+    assert local_clean(prompt, lexicon).text == expected
+
+
+def test_a_listed_name_is_written_with_its_own_capitals(lexicon: Lexicon) -> None:
+    assert local_clean("how do i upload a video to youtube", lexicon).text == "How do I upload a video to YouTube?"
+    assert local_clean("is it cold in paris", lexicon).text == "Is it cold in Paris?"
