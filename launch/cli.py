@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 import time
 from pathlib import Path
-from types import FrameType
 
 from adapters.manifest import read_manifest
 from adapters.progress import Progress
@@ -18,14 +16,10 @@ from config.environment import MprEnvironment
 from config.loading import ConfigError, load_cluster
 from launch.display import render_node
 from launch.plan import LaunchPlanError, ServerPlan, plan_node
-from launch.processes import WorkerProcesses, WorkerStartError, ensure_engine
+from launch.processes import Terminated, WorkerProcesses, WorkerStartError, ensure_engine, sigterm_unwinds
 from launch.status import probe_worker, render_table
 from launch.systemd import SECRETS_FILE, enable_hint, write_units
 from launch.waiting import NotReadyError, wait_ready
-
-
-class _StopRequested(Exception):
-    """SIGTERM arrived: unwind and stop the children."""
 
 
 def _load(path: Path, require_secrets: bool) -> tuple[Cluster, MprEnvironment]:
@@ -39,10 +33,6 @@ def _plan(args: argparse.Namespace) -> int:
     sections = [render_node(node, plan_node(cluster, node, env), cluster.gateway.node) for node in nodes]
     print("\n\n".join(sections))
     return 0
-
-
-def _raise_stop(signum: int, frame: FrameType | None) -> None:
-    raise _StopRequested
 
 
 def _supervise(plans: list[ServerPlan], progress: Progress, ready_timeout_s: float) -> int:
@@ -74,18 +64,16 @@ def _worker(args: argparse.Namespace) -> int:
               file=sys.stderr)  # fmt: skip
         return 2
     progress = Progress()
-    previous = signal.signal(signal.SIGTERM, _raise_stop)
     try:
-        ensure_engine(plans, env, progress)
-        return _supervise(plans, progress, args.ready_timeout)
-    except (KeyboardInterrupt, _StopRequested):
+        with sigterm_unwinds():
+            ensure_engine(plans, env, progress)
+            return _supervise(plans, progress, args.ready_timeout)
+    except (KeyboardInterrupt, Terminated):
         progress.say("stopped")
         return 0
     except (WorkerStartError, ToolchainError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _status(args: argparse.Namespace) -> int:

@@ -12,8 +12,7 @@ from gateway.pipeline.lexicon import Lexicon, slip_rank, spelling_variants
 _LISTED_MIN = 6_000_000
 _BACKOFF = 0.1
 # A real word is replaced only when the alternative, listed beside each neighbour, fits them this many times better
-# (e^4 ~ 55); the
-# largest gain seen on correct text (the generator's training prompts, the quality set) is about e^2.
+# (e^4 ~ 55); the largest gain seen on correct text (the generator's training prompts, the quality set) is about e^2.
 REAL_WORD_MARGIN = 4.0
 # ... or this many (e^10 ~ 22,000) when the alternative is listed beside one neighbour only: "smarter then parrots"
 # is "than" (+11.8), "ate two much" is "too" (+10.9), "feel loose after" is not "loss" (+9.0: "loss after" is

@@ -192,15 +192,22 @@ _SPACING_FIXES: tuple[tuple[re.Pattern[str], str], ...] = (
 
 def _fix_spacing_and_punctuation(text: str) -> str:
     for pattern, replacement in _SPACING_FIXES:
-        spans = wording.protected_spans(text)
-
-        def fixed(match: re.Match[str], spans: list[tuple[int, int]] = spans, replacement: str = replacement) -> str:
-            if any(start < match.end() and match.start() < end for start, end in spans):
-                return match.group()
-            return match.expand(replacement)
-
-        text = pattern.sub(fixed, text)
+        text = _sub_outside_protected(pattern, replacement, text)
     return text
+
+
+def _sub_outside_protected(pattern: re.Pattern[str], replacement: str, text: str) -> str:
+    """`pattern.sub` for the matches that touch no protected span (most prompts have no match: no span lookup)."""
+    if not pattern.search(text):
+        return text
+    spans = wording.protected_spans(text)  # per pattern: an earlier fix may have moved them
+
+    def fixed(match: re.Match[str]) -> str:
+        if any(start < match.end() and match.start() < end for start, end in spans):
+            return match.group()
+        return match.expand(replacement)
+
+    return pattern.sub(fixed, text)
 
 
 def _ends_in_prose(text: str) -> bool:

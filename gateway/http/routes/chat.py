@@ -63,6 +63,8 @@ async def _chat_completions(body: ChatBody, request: Request) -> JSONResponse | 
 
 def refuse_fields(body: ChatBody, refused: tuple[str, ...]) -> None:
     """A 400 for a field the target's configuration refuses (before any refinement runs)."""
+    if not refused:
+        return  # most targets refuse nothing: no second dump of the body on the relay's path
     sent = body.model_dump(exclude_unset=True)
     for name in refused:
         if sent.get(name) is not None:
